@@ -1,0 +1,1 @@
+"""Plumbing shared by the domains: database, errors, identifiers, JSON, time."""
