@@ -103,12 +103,15 @@ class AdapterError(Exception):
         status_code: int | None = None,
         reply: str | None = None,
         captures: list[Capture] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
         self.reply = truncate(reply)
         self.captures = captures or []
+        # Seconds the remote side asked us to wait (``Retry-After``); a floor for the backoff.
+        self.retry_after = retry_after
 
 
 class RetriableError(AdapterError):

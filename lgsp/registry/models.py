@@ -67,6 +67,9 @@ class Route(Base):
     sender: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str] = mapped_column(ForeignKey("agencies.code", ondelete="CASCADE"))
     condition: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # A copy route applies even when the sender names a recipient ("to"); a default route only
+    # when it does not. Copies carry, for instance, every dossier to the national portal.
+    copy: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Grant(Base):

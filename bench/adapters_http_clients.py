@@ -1,0 +1,152 @@
+"""Which HTTP client should the REST adapter use? Loopback POSTs of a 2 KB JSON body.
+
+Run: ``.venv/bin/python bench/adapters_http_clients.py [--requests 3000] [--threads 8]``
+
+Each client keeps one pooled, keep-alive client object shared by all threads (as the adapter
+does), posts the same 2 KB JSON document to a minimal uvicorn app on 127.0.0.1, and checks every
+answer (status 200 and the byte count the server read) so a fast but wrong client cannot win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import orjson
+import requests
+import urllib3
+
+from adapters.testing import serve_asgi
+
+BODY = orjson.dumps({"MaHoSo": "000.00.12.H02-261126-0007", "data": "x" * 1960})
+assert 1900 <= len(BODY) <= 2100
+HEADERS = {"Content-Type": "application/json", "X-LGSP-Message-Id": "bench"}
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    size = 0
+    more = True
+    while more:
+        event = await receive()
+        size += len(event.get("body", b""))
+        more = event.get("more_body", False)
+    reply = orjson.dumps({"received": size})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": reply})
+
+
+Post = Callable[[str], int]  # returns the byte count the server reports
+
+
+def httpx_client() -> tuple[Post, Callable[[], None]]:
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    client = httpx.Client(timeout=10.0, limits=limits)
+
+    def post(url: str) -> int:
+        response = client.post(url, content=BODY, headers=HEADERS)
+        assert response.status_code == 200
+        return int(orjson.loads(response.content)["received"])
+
+    return post, client.close
+
+
+def urllib3_client() -> tuple[Post, Callable[[], None]]:
+    pool = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(10.0))
+
+    def post(url: str) -> int:
+        response = pool.request("POST", url, body=BODY, headers=HEADERS)
+        assert response.status == 200
+        return int(orjson.loads(response.data)["received"])
+
+    return post, pool.clear
+
+
+def requests_client() -> tuple[Post, Callable[[], None]]:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+    session.mount("http://", adapter)
+
+    def post(url: str) -> int:
+        response = session.post(url, data=BODY, headers=HEADERS, timeout=10.0)
+        assert response.status_code == 200
+        return int(orjson.loads(response.content)["received"])
+
+    return post, session.close
+
+
+CLIENTS: dict[str, Callable[[], tuple[Post, Callable[[], None]]]] = {
+    "httpx": httpx_client,
+    "urllib3": urllib3_client,
+    "requests": requests_client,
+}
+
+
+def run(post: Post, url: str, total: int, threads: int) -> float:
+    """Requests per second for ``total`` POSTs spread over ``threads`` threads."""
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(count: int) -> None:
+        try:
+            for _ in range(count):
+                if post(url) != len(BODY):
+                    raise AssertionError("server saw a different body")
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    share = total // threads
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(worker, share)
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return share * threads / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()} nproc={os.cpu_count()} python={platform.python_version()}")
+    print(
+        f"httpx {httpx.__version__}, urllib3 {urllib3.__version__}, requests {requests.__version__}"
+    )
+    with serve_asgi(app) as base:
+        url = base + "/deliver"
+        for threads in (1, args.threads):
+            for name, factory in CLIENTS.items():
+                post, close = factory()
+                try:
+                    run(post, url, 200, threads)  # warm up connections
+                    rates = [run(post, url, args.requests, threads) for _ in range(args.rounds)]
+                finally:
+                    close()
+                print(
+                    f"{name:9s} threads={threads}: median {statistics.median(rates):8.0f} req/s "
+                    f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})"
+                )
+
+
+if __name__ == "__main__":
+    main()

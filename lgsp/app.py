@@ -1,0 +1,62 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; the lifespan builds the Platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lgsp import observability
+from lgsp.auth import endpoints as auth_endpoints
+from lgsp.exchange import endpoints as exchange_endpoints
+from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
+from lgsp.platform import Platform
+from lgsp.registry import endpoints as registry_endpoints
+from lgsp.settings import Settings, get_settings
+from lgsp.validation import endpoints as validation_endpoints
+
+DESCRIPTION = """
+The province's integration platform (LGSP). Agency systems authenticate with OAuth 2.0 client
+credentials (`POST /oauth/token` or `POST /token`), then send messages that the platform
+validates, logs and relays to every recipient at least once, or call other agencies' services
+through it. Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_start: Callable[[Platform], None] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = Platform.build(settings)
+        platform.start()
+        app.state.platform = platform
+        if on_start is not None:
+            on_start(platform)
+        try:
+            yield
+        finally:
+            platform.close()
+
+    app = FastAPI(
+        title="LGSP",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (
+        observability,
+        auth_endpoints,
+        exchange_endpoints,
+        validation_endpoints,
+        registry_endpoints,
+    ):
+        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

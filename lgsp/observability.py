@@ -1,0 +1,53 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+router = APIRouter(tags=["operations"])
+
+MESSAGES_ACCEPTED = Counter(
+    "lgsp_messages_accepted_total", "Messages accepted", ["type"]
+)
+DELIVERY_OUTCOMES = Counter(
+    "lgsp_delivery_attempts_total", "Delivery attempts by outcome", ["outcome"]
+)
+DELIVERY_LATENCY = Histogram(
+    "lgsp_accept_to_delivery_seconds",
+    "Time from acceptance to confirmed delivery",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+SERVICE_CALLS = Counter(
+    "lgsp_service_calls_total", "Synchronous mediated calls by outcome", ["provider", "outcome"]
+)
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers")
+async def readyz(request: Request) -> Response:
+    engine = request.app.state.platform.engine
+
+    def ping() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(ping)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse(
+            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

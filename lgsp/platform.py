@@ -1,0 +1,66 @@
+"""The running platform's parts, built once per process from the settings.
+
+The API's lifespan, ``lgsp worker`` and the CLI all build a Platform; nothing is created at
+import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lgsp.auth.keys import KeyStore
+from lgsp.auth.server import LGSPAuthorizationServer
+from lgsp.auth.tokens import RevocationList, TokenVerifier
+from lgsp.kit.db import make_engine, make_sessionmaker
+from lgsp.registry.repository import DirectoryCache
+from lgsp.settings import Settings
+from lgsp.validation.registry import SchemaRegistry
+
+log = logging.getLogger("lgsp")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyStore
+    verifier: TokenVerifier
+    oauth: LGSPAuthorizationServer
+    schemas: SchemaRegistry
+    directory: DirectoryCache
+    # Background services (relay, workers, sealer) started by start_background().
+    background: list[Any] = field(default_factory=list)
+    # Set after a commit that added outbox rows, so the relay need not wait for its next poll.
+    outbox_signal: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings, *, engine: Engine | None = None) -> Platform:
+        engine = engine or make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        keys = KeyStore(sessions, settings)
+        verifier = TokenVerifier(settings, keys, RevocationList(sessions))
+        oauth = LGSPAuthorizationServer(sessions, settings, keys, verifier)
+        schemas = SchemaRegistry(settings.schemas_dir)
+        directory = DirectoryCache(sessions)
+        return cls(settings, engine, sessions, keys, verifier, oauth, schemas, directory)
+
+    def start(self) -> None:
+        """Prepare for serving: the first signing key, a warm directory."""
+        self.keys.ensure_active_key()
+        self.directory.snapshot()
+
+    def stop_background(self) -> None:
+        for service in reversed(self.background):
+            service.stop()
+        self.background.clear()
+
+    def close(self) -> None:
+        self.stop_background()
+        self.engine.dispose()

@@ -1,0 +1,212 @@
+"""The province configuration's data model: one pydantic model per configuration entry, and the
+whole :class:`ProvinceConfig`. Files, keys and meaning are described in config/README.md."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
+# (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
+AGENCY_CODE = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}|[A-Z]\d{2}(\.\d{1,3}){1,3})$")
+PROVINCE_CODE = re.compile(r"^[A-Z]\d{2}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+SCOPES = (
+    "messages:send",
+    "messages:read",
+    "inbox:read",
+    "services:call",
+    "schemas:validate",
+    "admin",
+    "audit",
+)
+AgencyKind = Literal[
+    "people_committee",
+    "one_stop_office",
+    "department",
+    "land_registry",
+    "commune",
+    "operations_centre",
+    "national_system",
+    "external_service",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with the configuration."""
+
+    file: str
+    key: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.file}: {self.key or '(file)'}: {self.reason}{where}"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__(
+            f"{len(problems)} configuration problem(s):\n" + "\n".join(str(p) for p in problems)
+        )
+        self.problems = problems
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _agency_code(value: str) -> str:
+    if not AGENCY_CODE.match(value):
+        raise ValueError(
+            f"{value!r} is not an electronic identifier code (e.g. 000.00.12.H56 or H56.14)"
+        )
+    return value
+
+
+AgencyCode = Annotated[str, BeforeValidator(lambda v: _agency_code(v) if isinstance(v, str) else v)]
+
+
+class ProvinceInfo(_Strict):
+    code: str = Field(pattern=PROVINCE_CODE.pattern)
+    name_vi: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+class EndpointConfig(_Strict):
+    """How the platform reaches the agency: ``push`` through an adapter, or ``pull`` (inbox)."""
+
+    mode: Literal["push", "pull"]
+    adapter: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # None: the platform default (LGSP_RETRY_WINDOW_SECONDS).
+    retry_window_seconds: int | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
+class AgencyConfig(_Strict):
+    code: AgencyCode
+    name_vi: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    kind: AgencyKind
+    parent: AgencyCode | None = None
+    active: bool = True
+    endpoint: EndpointConfig | None = None
+
+
+class MessageTypeConfig(_Strict):
+    schema_id: str = Field(min_length=1)
+    description: str = ""
+    # JSON pointer to the ordering key (the dossier code); None: the message's correlation_id.
+    correlation_pointer: str | None = Field(default=None, pattern=r"^/")
+
+
+class RouteConfig(_Strict):
+    message_type: str
+    # None: any sender.
+    sender: str | None = None
+    recipient: str
+    condition: dict[str, Any] | None = None
+    copy: bool = False
+    description: str = ""
+
+
+class GrantConfig(_Strict):
+    """``agency`` may ``send`` these message types ``to`` these agencies, or ``call`` these
+    services (``provider/service``, ``provider/*``). Agencies may be ``@group`` names."""
+
+    agency: StrList = Field(min_length=1)
+    send: StrList | None = None
+    call: StrList | None = None
+    to: StrList | None = None
+    description: str = ""
+
+
+class ServiceConfig(_Strict):
+    provider: str
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    description: str = ""
+    # Adapter-specific description of the call (SOAP operation, DVCQG service, HTTP path...).
+    operation: dict[str, Any] = Field(default_factory=dict)
+    request_schema: str | None = None
+    response_schema: str | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+
+
+class ClientConfig(_Strict):
+    client_id: str = Field(pattern=CLIENT_ID.pattern)
+    agency: str
+    name: str = ""
+    scopes: StrList
+    # Exactly one: the secret (normally "${ENV_VAR}") or its precomputed scrypt hash.
+    secret: str | None = Field(default=None, repr=False)
+    secret_hash: str | None = Field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    """One grant as stored: the config's grant entries expanded over groups and lists."""
+
+    agency_code: str
+    action: str
+    target: str
+    recipient: str
+
+
+class ProvinceConfig(BaseModel):
+    """The whole configuration, valid and cross-checked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    province: ProvinceInfo
+    agencies: list[AgencyConfig] = Field(default_factory=list)
+    message_types: dict[str, MessageTypeConfig] = Field(default_factory=dict)
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    grants: list[GrantConfig] = Field(default_factory=list)
+    services: list[ServiceConfig] = Field(default_factory=list)
+    clients: list[ClientConfig] = Field(default_factory=list)
+    # client_id -> the unset environment variable its secret names; apply skips these.
+    missing_secrets: dict[str, str] = Field(default_factory=dict)
+
+    def grant_rows(self) -> list[GrantRow]:
+        return expand_grants(self.grants, self.groups)
+
+
+def expand_grants(grants: list[GrantConfig], groups: dict[str, list[str]]) -> list[GrantRow]:
+    """Grant entries as rows, groups resolved, without duplicates, in a stable order."""
+
+    def members(names: list[str]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            out += groups.get(name[1:], []) if name.startswith("@") else [name]
+        return out
+
+    rows: dict[GrantRow, None] = {}
+    for g in grants:
+        for agency in members(g.agency):
+            for target in g.send or []:
+                for recipient in members(g.to or []):
+                    rows[GrantRow(agency, "send", target, recipient)] = None
+            for target in g.call or []:
+                rows[GrantRow(agency, "call", target, "*")] = None
+    return list(rows)
+
+
