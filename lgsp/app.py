@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from lgsp import observability
 from lgsp.auth import endpoints as auth_endpoints
+from lgsp.background import start_delivery, start_sealer
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.platform import Platform
@@ -36,6 +37,9 @@ def create_app(
         platform = Platform.build(settings)
         platform.start()
         app.state.platform = platform
+        if settings.run_workers_inprocess:
+            start_delivery(platform)
+        start_sealer(platform)
         if on_start is not None:
             on_start(platform)
         try:

@@ -59,6 +59,8 @@ ENUMS: dict[str, frozenset[str]] = {
     "KenhThucHien": frozenset({"1", "2", "3"}),
     "LoaiDoiTuong": frozenset({"1", "2", "3", "4"}),
     "HinhThuc": frozenset({"0", "1"}),
+    # 0 not paid online, 1 paid on the national portal, 2 on the provincial payment portal
+    "DuocThanhToanTrucTuyen": frozenset({"0", "1", "2"}),
 }
 
 # Processing history entry (QuaTrinhXuLy) fields.
@@ -137,8 +139,6 @@ def check_dossier(dossier: object, procedures: dict[str, dict[str, Any]]) -> dic
             PortalCode.UNKNOWN_PROCEDURE,
             f"{where}: mã thủ tục {dossier['MaTTHC']} không có trong danh mục TTHC quốc gia",
         )
-    if "DinhDanhCHS" not in dossier:
-        raise PortalRefusal(PortalCode.MISSING_FIELD, f"{where}: thiếu trường bắt buộc DinhDanhCHS")
     for key in DOSSIER_ARRAYS:
         items = dossier.get(key, [])
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

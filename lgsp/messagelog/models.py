@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lgsp.kit.db import Base, JSONType, UTCDateTime
@@ -18,6 +18,8 @@ class LogEntry(Base):
         Index("ix_log_entries_message", "message_id", "id"),
         Index("ix_log_entries_kind_at", "kind", "at"),
         Index("ix_log_entries_unsealed", "batch_id", "id"),
+        # SQLite: never reuse the id of a deleted last row, so a deletion stays detectable.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -43,9 +45,13 @@ class LogBatch(Base):
     count: Mapped[int] = mapped_column(Integer)
     # Concatenated 32-byte SHA-256 digests of the batch's entries, in id order.
     entry_hashes: Mapped[bytes] = mapped_column(LargeBinary)
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # Ids inside [first_entry_id, last_entry_id] that belong to no entry (taken by a transaction
+    # that rolled back), ascending, comma-separated; usually empty. See docs/message-log.md.
+    skipped_ids: Mapped[str] = mapped_column(Text, default="")
+    # Unique: two batches claiming the same predecessor would fork the chain.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
-    # Compact JWS over the batch head {batch, hash, prev, first, last, count, sealed_at}.
+    # Compact JWS over the batch head (see lgsp/messagelog/chain.py and docs/message-log.md).
     signature: Mapped[str] = mapped_column(String(2000))
     kid: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -210,3 +210,34 @@ def expand_grants(grants: list[GrantConfig], groups: dict[str, list[str]]) -> li
     return list(rows)
 
 
+KeyPath = tuple[str | int, ...]
+
+
+def format_key(path: KeyPath) -> str:
+    """("agencies", 3, "code") -> "agencies[3].code"."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass
+class RawConfig:
+    """What could be read, entry by entry (with each entry's index), before cross-checking."""
+
+    province: ProvinceInfo | None
+    agencies: list[tuple[int, AgencyConfig]]
+    message_types: dict[str, MessageTypeConfig]
+    routes: dict[str, RouteConfig]
+    groups: dict[str, list[str]]
+    grants: list[tuple[int, GrantConfig]]
+    services: list[tuple[int, ServiceConfig]]
+    clients: list[tuple[int, ClientConfig]]
+    missing_secrets: dict[str, str]
+    # Every name declared, including in entries that failed to parse.
+    agency_codes: set[str]
+    type_names: set[str]
+    service_keys: set[str]

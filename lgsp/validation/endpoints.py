@@ -32,8 +32,12 @@ async def list_schemas(request: Request) -> dict[str, Any]:
     types = platform.directory.snapshot().message_types
     return {
         "types": [
-            {"type": name, "schema": t.schema_id, "description": t.description,
-             "url": f"/v1/schemas/{name}"}
+            {
+                "type": name,
+                "schema": t.schema_id,
+                "description": t.description,
+                "url": f"/v1/schemas/{name}",
+            }
             for name, t in sorted(types.items())
         ],
         "schemas": platform.schemas.ids(),

@@ -142,3 +142,23 @@ FORMATS: Mapping[str, FormatChecker] = MappingProxyType(
         "commune-code": is_commune_code,
     }
 )
+
+# How an error message describes a value the format expects; the value itself is never echoed,
+# because it is often personal data (CCCD, phone numbers).
+FORMAT_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "agency-code": "an agency identifier such as 000.00.12.H02 or H56.14",
+        "ma-ho-so": "a dossier code {agency code}-{yyMMdd}-{NNNN} with a real date",
+        "ma-tthc": "a procedure code N.NNNNNN, optionally followed by an agency code",
+        "cccd": "a citizen ID (CCCD): 12 digits, a known province code, a plausible birth year",
+        "mst": "a tax code: 10 digits with a valid check digit, or 13 (10-3) for a branch",
+        "vn-phone": "a Vietnamese phone number: 0 + 9 digits, or +84 / 84 + 9 digits",
+        "dvcqg-datetime": "a real date and time written yyyyMMddHHmmss",
+        "commune-code": "a 5-digit commune code",
+        "email": "an e-mail address",
+        "date-time": "an RFC 3339 date-time with a UTC offset",
+        "uri": "an absolute URI",
+        "ipv4": "an IPv4 address",
+        "ipv6": "an IPv6 address",
+    }
+)

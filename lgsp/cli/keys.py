@@ -1,0 +1,33 @@
+"""`lgsp keys`: the platform's signing keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lgsp.auth.keys import KeyStore
+from lgsp.cli.common import console, print_json, session_factory, settings
+from lgsp.kit.db import transaction
+from lgsp.messagelog.service import append as log_append
+
+app = typer.Typer(help="Token and log signing keys.", no_args_is_help=True)
+
+
+@app.command("rotate")
+def rotate() -> None:
+    """Make a new signing key active. The old key stays published in the JWKS until the tokens
+    it signed have expired, so nothing in flight breaks."""
+    sessions = session_factory()
+    kid = KeyStore(sessions, settings()).rotate()
+    with transaction(sessions) as session:
+        log_append(session, "admin.key_rotated", actor="cli", detail={"kid": kid})
+    console.print(f"active signing key: {kid}")
+
+
+@app.command("jwks")
+def jwks(
+    as_json: Annotated[bool, typer.Option("--json")] = True,
+) -> None:
+    """Print the published public keys (RFC 7517 JWK Set)."""
+    print_json(KeyStore(session_factory(), settings()).jwks())

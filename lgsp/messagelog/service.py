@@ -1,0 +1,60 @@
+"""Writing to the message log.
+
+Every accepted message, delivery attempt, dead letter, replay, synchronous call and admin action
+is one entry, added in the same database transaction as the business rows it describes, so the
+log and the state never disagree. Entries are hashed and signed later, in batches, by the sealer
+(lgsp/messagelog/sealer.py); appending stays a plain INSERT on the hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from lgsp.kit.jsonutil import canonical
+from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.models import LogEntry
+
+
+def append(
+    session: Session,
+    kind: str,
+    *,
+    actor: str | None = None,
+    agency: str | None = None,
+    message_id: str | None = None,
+    correlation_key: str | None = None,
+    detail: dict[str, Any] | None = None,
+    body_sha256: str | None = None,
+    at: datetime | None = None,
+) -> LogEntry:
+    """Add one entry to ``session``; the caller's commit makes it durable with its business rows.
+
+    ``kind`` is dotted (``message.accepted``, ``delivery.attempt``, ``admin.<action>``, ...).
+    ``detail`` must be JSON: it is stored in the form it will be hashed in (canonical JSON
+    round trip: tuples become lists, datetimes ISO strings), so a value that could not be hashed
+    is refused here rather than stalling the sealer later. ``at`` must be timezone-aware.
+    """
+    if at is None:
+        at = utcnow()
+    elif at.tzinfo is None:
+        raise ValueError("log entry time must be timezone-aware")
+    try:
+        stored_detail = orjson.loads(canonical(detail)) if detail else {}
+    except TypeError as exc:  # orjson.JSONEncodeError: not representable as canonical JSON
+        raise ValueError(f"log entry detail is not JSON-serialisable: {exc}") from exc
+    entry = LogEntry(
+        at=at,
+        kind=kind,
+        actor=actor,
+        agency=agency,
+        message_id=message_id,
+        correlation_key=correlation_key,
+        detail=stored_detail,
+        body_sha256=body_sha256,
+    )
+    session.add(entry)
+    return entry

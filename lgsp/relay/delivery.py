@@ -1,0 +1,240 @@
+"""Delivering one outbox row: call the recipient's adapter, record the attempt, decide what next.
+
+Shared by every transport. The outcome is written with a guard on the row's state, so a
+duplicate (a redelivered broker message, an expired lease taken over by another worker) never
+turns a final state back into an open one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from adapters import registry as adapter_registry
+from adapters.base import Adapter, AdapterError, Capture, Envelope, PermanentError
+from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.kit import jsonutil
+from lgsp.kit.db import transaction
+from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.service import append as log_append
+from lgsp.observability import DELIVERY_LATENCY, DELIVERY_OUTCOMES
+from lgsp.platform import Platform
+from lgsp.relay import outbox
+from lgsp.settings import Settings
+
+log = logging.getLogger("lgsp.delivery")
+
+
+class AdapterPool:
+    """One adapter instance per endpoint, rebuilt when the endpoint's configuration changes."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._lock = threading.Lock()
+        self._adapters: dict[str, tuple[str, Adapter]] = {}
+
+    def get(self, agency: str) -> Adapter:
+        endpoint = self._platform.directory.snapshot().endpoint(agency)
+        if endpoint is None or endpoint.mode != "push" or not endpoint.adapter:
+            raise PermanentError(f"agency {agency} has no push endpoint")
+        fingerprint = hashlib.sha256(
+            jsonutil.canonical([endpoint.adapter, endpoint.settings, endpoint.timeout_seconds])
+        ).hexdigest()
+        with self._lock:
+            cached = self._adapters.get(agency)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            adapter = adapter_registry.build(
+                endpoint.adapter,
+                dict(endpoint.settings),
+                agency_code=agency,
+                timeout=endpoint.timeout_seconds,
+            )
+            if cached is not None:
+                cached[1].close()
+            self._adapters[agency] = (fingerprint, adapter)
+            return adapter
+
+    def validate_all(self) -> None:
+        """Build every configured adapter once; a broken one stops start-up with its error."""
+        directory = self._platform.directory.snapshot()
+        for agency in sorted(directory.agencies):
+            endpoint = directory.endpoint(agency)
+            if endpoint is not None and endpoint.mode == "push" and endpoint.adapter:
+                self.get(agency)
+
+    def close(self) -> None:
+        with self._lock:
+            for _, adapter in self._adapters.values():
+                adapter.close()
+            self._adapters.clear()
+
+
+def backoff_seconds(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter: about base * 2^(attempt-1), capped, spread over its upper
+    half so recipients coming back are not hit by every retry at once."""
+    ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (attempt - 1))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.retry_max_seconds))
+    return delay
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    state: str  # delivered, retrying, dead, skipped
+    reason: str | None = None
+
+
+def _captures(captures: list[Capture]) -> list[dict[str, Any]]:
+    return [{"direction": c.direction, "content_type": c.content_type, "body": c.body}
+            for c in captures]
+
+
+class DeliveryProcessor:
+    def __init__(self, platform: Platform, adapters: AdapterPool) -> None:
+        self._platform = platform
+        self._adapters = adapters
+
+    def process(self, delivery_id: int) -> Outcome:
+        with self._platform.sessions() as session:
+            loaded = outbox.load_for_delivery(session, delivery_id)
+        if loaded is None:
+            return Outcome(delivery_id, "skipped", "no such delivery")
+        delivery, message = loaded
+        if delivery.state not in outbox.OPEN:
+            return Outcome(delivery_id, "skipped", f"already {delivery.state}")
+        attempt = delivery.attempts + 1
+        envelope = Envelope(
+            message_id=message.id,
+            type=message.type,
+            sender=message.sender,
+            recipient=delivery.recipient,
+            payload=jsonutil.loads(message.payload) if message.payload else {},
+            accepted_at=message.accepted_at,
+            correlation_id=message.correlation_id,
+            correlation_key=message.correlation_key,
+            attempt=attempt,
+        )
+        started = time.perf_counter()
+        error: AdapterError | None = None
+        status_code: int | None = None
+        reply: str | None = None
+        captures: list[Capture] = []
+        try:
+            adapter = self._adapters.get(delivery.recipient)
+            result = adapter.deliver(envelope)
+            status_code, reply, captures = result.status_code, result.reply, result.captures
+        except AdapterError as exc:
+            error = exc
+            status_code, reply, captures = exc.status_code, exc.reply, exc.captures
+        except Exception as exc:  # noqa: BLE001 - an adapter bug must not kill the worker
+            log.exception("adapter for %s raised an unexpected error", delivery.recipient)
+            error = PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        return self._record(
+            delivery, message, attempt, error, status_code, reply, captures, duration_ms
+        )
+
+    def _record(
+        self,
+        delivery: Delivery,
+        message: Message,
+        attempt: int,
+        error: AdapterError | None,
+        status_code: int | None,
+        reply: str | None,
+        captures: list[Capture],
+        duration_ms: float,
+    ) -> Outcome:
+        settings = self._platform.settings
+        now = utcnow()
+        detail: dict[str, Any] = {
+            "recipient": delivery.recipient,
+            "attempt": attempt,
+            "status_code": status_code,
+            "duration_ms": duration_ms,
+            "reply": reply,
+        }
+        if captures:
+            detail["captures"] = _captures(captures)
+        values: dict[str, Any] = {
+            "attempts": attempt,
+            "last_status_code": status_code,
+            "lease_owner": None,
+            "lease_until": None,
+            "published_at": None,
+        }
+        if error is None:
+            state, kind, reason = DeliveryState.DELIVERED, "delivery.delivered", None
+            values.update(state=state, finished_at=now, last_error=None)
+        else:
+            reason = error.reason
+            detail["error"] = reason
+            window = self._retry_window(delivery.recipient)
+            next_at = now + timedelta(
+                seconds=backoff_seconds(settings, attempt, getattr(error, "retry_after", None))
+            )
+            exhausted = next_at > delivery.created_at + timedelta(seconds=window)
+            if error.retriable and not exhausted:
+                state, kind = DeliveryState.RETRYING, "delivery.failed"
+                detail["next_attempt_at"] = next_at.isoformat()
+                values.update(state=state, next_attempt_at=next_at, last_error=reason)
+            else:
+                state, kind = DeliveryState.DEAD, "delivery.dead"
+                if error.retriable:
+                    reason = f"retries exhausted after {attempt} attempts: {reason}"
+                    detail["error"] = reason
+                detail["permanent"] = not error.retriable
+                values.update(state=state, finished_at=now, last_error=reason)
+        with transaction(self._platform.sessions) as session:
+            changed = session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery.id, Delivery.state.in_(outbox.OPEN))
+                .values(**values)
+            ).rowcount
+            if not changed:
+                return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
+            self._log(session, kind, message, delivery, detail, now)
+        DELIVERY_OUTCOMES.labels(state.value).inc()
+        if state == DeliveryState.DELIVERED:
+            DELIVERY_LATENCY.observe((now - message.accepted_at).total_seconds())
+        # The next message of this chain may be eligible now.
+        self._platform.outbox_signal.set()
+        return Outcome(delivery.id, state.value, reason)
+
+    def _retry_window(self, agency: str) -> float:
+        endpoint = self._platform.directory.snapshot().endpoint(agency)
+        if endpoint is not None and endpoint.retry_window_seconds:
+            return float(endpoint.retry_window_seconds)
+        return float(self._platform.settings.retry_window_seconds)
+
+    @staticmethod
+    def _log(
+        session: Session,
+        kind: str,
+        message: Message,
+        delivery: Delivery,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        log_append(
+            session,
+            kind,
+            actor="platform",
+            agency=delivery.recipient,
+            message_id=message.id,
+            correlation_key=message.correlation_key,
+            detail=detail,
+            at=at,
+        )

@@ -1,0 +1,127 @@
+"""The embedded transport: workers lease eligible outbox rows straight from the database.
+
+A dispatcher thread leases as many rows as there are free worker slots and hands them to a
+thread pool. A lease that is not released (the process was killed) expires after
+``lease_seconds`` and the row is taken again: delivery is at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from lgsp.kit.db import transaction
+from lgsp.kit.timeutil import utcnow
+from lgsp.platform import Platform
+from lgsp.relay import outbox
+from lgsp.relay.delivery import DeliveryProcessor
+
+log = logging.getLogger("lgsp.embedded")
+
+
+class EmbeddedTransport:
+    def __init__(self, platform: Platform, processor: DeliveryProcessor) -> None:
+        self._platform = platform
+        self._processor = processor
+        settings = platform.settings
+        self._slots = max(1, settings.worker_concurrency)
+        self._owner = f"{os.uname().nodename}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._free = threading.Semaphore(self._slots)
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self._in_flight: set[Future[object]] = set()
+        self._lock = threading.Lock()
+
+    def start(self, *, relay: bool = True, consume: bool = True) -> None:
+        # The outbox is the queue, so there is nothing to relay: consuming is everything.
+        if not consume:
+            return
+        self._pool = ThreadPoolExecutor(self._slots, thread_name_prefix="lgsp-deliver")
+        self._thread = threading.Thread(target=self._run, name="lgsp-dispatch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._platform.outbox_signal.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            with transaction(self._platform.sessions) as session:
+                outbox.release_leases(session, self._owner)
+        except Exception:  # noqa: BLE001 - leases expire by themselves anyway
+            log.warning("could not release leases of %s on shutdown", self._owner)
+
+    def _run(self) -> None:
+        settings = self._platform.settings
+        signal = self._platform.outbox_signal
+        while not self._stop.is_set():
+            free = self._free_slots()
+            claimed: list[int] = []
+            if free:
+                try:
+                    with transaction(self._platform.sessions) as session:
+                        claimed = outbox.claim(
+                            session,
+                            owner=self._owner,
+                            now=utcnow(),
+                            lease_seconds=settings.lease_seconds,
+                            limit=free,
+                        )
+                except Exception as exc:  # noqa: BLE001 - database down: wait and retry
+                    log.warning("cannot lease deliveries: %s", exc)
+                    self._stop.wait(1.0)
+                    continue
+            for delivery_id in claimed:
+                self._submit(delivery_id)
+            if claimed and len(claimed) == free:
+                continue  # more may be waiting
+            signal.wait(self._idle_wait())
+            signal.clear()
+
+    def _idle_wait(self) -> float:
+        poll = max(self._platform.settings.relay_poll_seconds, 0.01)
+        try:
+            with self._platform.sessions() as session:
+                due = outbox.next_due(session)
+        except Exception:  # noqa: BLE001
+            return 1.0
+        if due is None:
+            return 1.0
+        wait = (due - utcnow()).total_seconds()
+        return min(max(wait, poll), 1.0)
+
+    def _free_slots(self) -> int:
+        count = 0
+        while self._free.acquire(blocking=False):
+            count += 1
+        for _ in range(count):
+            self._free.release()
+        return count
+
+    def _submit(self, delivery_id: int) -> None:
+        assert self._pool is not None
+        self._free.acquire()
+        future = self._pool.submit(self._deliver, delivery_id)
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+
+    def _deliver(self, delivery_id: int) -> object:
+        try:
+            return self._processor.process(delivery_id)
+        except Exception:  # noqa: BLE001 - e.g. the database went away while recording
+            log.exception("delivery %s failed to complete; its lease will expire", delivery_id)
+            return None
+
+    def _done(self, future: Future[object]) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+        self._free.release()
+        self._platform.outbox_signal.set()
+
+

@@ -1,0 +1,100 @@
+"""Every query over the outbox (the deliveries table) used by the relay and the workers.
+
+A delivery is *eligible* when it is open (pending or retrying), due, not leased, and the head of
+its chain: no earlier open delivery to the same recipient shares its correlation key. That one
+rule gives per-dossier ordering on every transport while other dossiers flow in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from lgsp.exchange.models import Delivery, DeliveryState, Message
+
+OPEN = (DeliveryState.PENDING.value, DeliveryState.RETRYING.value)
+
+
+def _eligible(now: datetime) -> list[object]:
+    earlier = aliased(Delivery)
+    head_of_chain = ~exists().where(
+        and_(
+            earlier.recipient == Delivery.recipient,
+            earlier.correlation_key == Delivery.correlation_key,
+            earlier.id < Delivery.id,
+            earlier.state.in_(OPEN),
+        )
+    )
+    return [
+        Delivery.state.in_(OPEN),
+        Delivery.next_attempt_at <= now,
+        head_of_chain,
+    ]
+
+
+def claim(
+    session: Session, *, owner: str, now: datetime, lease_seconds: float, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` eligible deliveries to ``owner`` (the embedded transport)."""
+    query = (
+        select(Delivery.id)
+        .where(*_eligible(now))
+        .where((Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+        )
+    return ids
+
+
+def publishable(session: Session, *, now: datetime, limit: int) -> Sequence[Delivery]:
+    """Eligible deliveries whose current attempt is not on the broker yet (the amqp relay).
+    Locked (SKIP LOCKED on PostgreSQL) so two relays never publish the same row at once."""
+    query = (
+        select(Delivery)
+        .where(*_eligible(now))
+        .where(Delivery.published_at.is_(None))
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    return session.scalars(query).all()
+
+
+def load_for_delivery(session: Session, delivery_id: int) -> tuple[Delivery, Message] | None:
+    row = session.execute(
+        select(Delivery, Message)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(Delivery.id == delivery_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def release_leases(session: Session, owner: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.state.in_(OPEN))
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest open delivery is due (so an idle worker knows how long to sleep)."""
+    return session.scalar(
+        select(Delivery.next_attempt_at)
+        .where(Delivery.state.in_(OPEN))
+        .order_by(Delivery.next_attempt_at)
+        .limit(1)
+    )
