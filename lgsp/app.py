@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from lgsp import observability
 from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
+from lgsp.admin import endpoints as admin_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
+from lgsp.mediation import endpoints as mediation_endpoints
 from lgsp.platform import Platform
 from lgsp.registry import endpoints as registry_endpoints
 from lgsp.settings import Settings, get_settings
@@ -60,6 +62,8 @@ def create_app(
         exchange_endpoints,
         validation_endpoints,
         registry_endpoints,
+        mediation_endpoints,
+        admin_endpoints,
     ):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

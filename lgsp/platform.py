@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lgsp.adapterpool import AdapterPool
 from lgsp.auth.keys import KeyStore
 from lgsp.auth.server import LGSPAuthorizationServer
 from lgsp.auth.tokens import RevocationList, TokenVerifier
@@ -35,6 +36,7 @@ class Platform:
     oauth: LGSPAuthorizationServer
     schemas: SchemaRegistry
     directory: DirectoryCache
+    adapters: AdapterPool
     # Background services (relay, workers, sealer) started by start_background().
     background: list[Any] = field(default_factory=list)
     # Set after a commit that added outbox rows, so the relay need not wait for its next poll.
@@ -49,12 +51,17 @@ class Platform:
         oauth = LGSPAuthorizationServer(sessions, settings, keys, verifier)
         schemas = SchemaRegistry(settings.schemas_dir)
         directory = DirectoryCache(sessions)
-        return cls(settings, engine, sessions, keys, verifier, oauth, schemas, directory)
+        adapters = AdapterPool(directory)
+        return cls(
+            settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters
+        )
 
     def start(self) -> None:
         """Prepare for serving: the first signing key, a warm directory."""
         self.keys.ensure_active_key()
         self.directory.snapshot()
+        # A broken adapter configuration stops start-up here, with the adapter's own error.
+        self.adapters.validate_all()
 
     def stop_background(self) -> None:
         for service in reversed(self.background):
@@ -63,4 +70,5 @@ class Platform:
 
     def close(self) -> None:
         self.stop_background()
+        self.adapters.close()
         self.engine.dispose()

@@ -79,15 +79,20 @@ class PortalState:
         self._fail_count = 0
         self._fail_kind: FailKind = "http500"
         self._fail_until = 0.0
+        self._fail_service: str | None = None
 
     # -- test controls -------------------------------------------------------------------
-    def fail_next(self, n: int, kind: FailKind | str = "http500") -> None:
-        """Answer the next ``n`` portal calls with a fault instead of serving them: "http500",
-        "error_code" (a SYSTEM_BUSY reply) or "timeout" (answer after ``timeout_delay``)."""
+    def fail_next(
+        self, n: int, kind: FailKind | str = "http500", *, service: str | None = None
+    ) -> None:
+        """Answer the next ``n`` portal calls (only calls of ``service`` when given; "auth" is
+        the login) with a fault: "http500", "error_code" (a SYSTEM_BUSY reply) or "timeout"
+        (hold the reply ``timeout_delay`` seconds, then serve the call)."""
         if kind not in FAIL_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAIL_KINDS}")
         with self._lock:
             self._fail_count, self._fail_kind = n, cast(FailKind, kind)
+            self._fail_service = service
 
     def fail_for(self, seconds: float) -> None:
         """Answer every portal call with HTTP 503 for ``seconds``."""
@@ -102,12 +107,12 @@ class PortalState:
         with self._lock:
             self._fail_count, self._fail_until = 0, 0.0
 
-    def take_fault(self) -> str | None:
-        """The fault the next call gets, if any ("http503" during ``fail_for``)."""
+    def take_fault(self, service: str) -> str | None:
+        """The fault this call of ``service`` gets, if any ("http503" during ``fail_for``)."""
         with self._lock:
             if time.monotonic() < self._fail_until:
                 return "http503"
-            if self._fail_count > 0:
+            if self._fail_count > 0 and self._fail_service in (None, service):
                 self._fail_count -= 1
                 return self._fail_kind
             return None
@@ -117,6 +122,7 @@ class PortalState:
             return {
                 "fail_next": self._fail_count,
                 "fail_kind": self._fail_kind,
+                "fail_service": self._fail_service,
                 "failing_for": max(0.0, self._fail_until - time.monotonic()),
                 "session_ttl": self.session_ttl,
                 "timeout_delay": self.timeout_delay,

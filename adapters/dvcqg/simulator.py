@@ -22,9 +22,10 @@ Simulator-only endpoints (underscore: no real portal has them)::
     GET  {prefix}/_sim/calls               the call log
     GET  {prefix}/_sim/control             current fault settings
     POST {prefix}/_sim/control             {"fail_next": n, "fail_kind": "http500"|"error_code"|
-                                            "timeout", "fail_for": seconds, "expire_sessions":
-                                            true, "session_ttl": s, "timeout_delay": s,
-                                            "reset": true}
+                                            "timeout", "fail_service": "auth"|<service> (count
+                                            only those calls), "fail_for": seconds,
+                                            "expire_sessions": true, "session_ttl": s,
+                                            "timeout_delay": s, "reset": true}
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _injected_fault(state: PortalState, path: str) -> Response | None:
-    fault = state.take_fault()
+async def _injected_fault(state: PortalState, path: str, service: str) -> Response | None:
+    fault = state.take_fault(service)
     if fault is None:
         return None
     if fault == "timeout":
@@ -102,7 +103,7 @@ def create_app(state: PortalState | None = None, *, prefix: str = "") -> Starlet
 
     async def auth(request: Request) -> Response:
         path = request.url.path
-        if (faulted := await _injected_fault(portal, path)) is not None:
+        if (faulted := await _injected_fault(portal, path, "auth")) is not None:
             return faulted
         try:
             body = await _json_object(request)
@@ -121,12 +122,12 @@ def create_app(state: PortalState | None = None, *, prefix: str = "") -> Starlet
 
     async def integration(request: Request) -> Response:
         path = request.url.path
-        if (faulted := await _injected_fault(portal, path)) is not None:
-            return faulted
         service: str | None = None
         try:
             body = await _json_object(request)
             service = body.get("service") if isinstance(body.get("service"), str) else None
+            if (faulted := await _injected_fault(portal, path, service or "")) is not None:
+                return faulted
             if service is None or "session" not in body:
                 raise PortalRefusal(PortalCode.BAD_REQUEST, "Thiếu session hoặc service")
             portal.check_session(
@@ -194,6 +195,7 @@ _CONTROL_KEYS = frozenset(
     {
         "fail_next",
         "fail_kind",
+        "fail_service",
         "fail_for",
         "expire_sessions",
         "session_ttl",
@@ -220,4 +222,9 @@ def _apply_control(portal: PortalState, body: Any) -> None:
     if "fail_for" in body:
         portal.fail_for(float(body["fail_for"]))
     if "fail_next" in body:
-        portal.fail_next(int(body["fail_next"]), str(body.get("fail_kind", "http500")))
+        service = body.get("fail_service")
+        portal.fail_next(
+            int(body["fail_next"]),
+            str(body.get("fail_kind", "http500")),
+            service=str(service) if service else None,
+        )

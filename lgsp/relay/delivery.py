@@ -7,10 +7,8 @@ turns a final state back into an open one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,8 +17,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from adapters import registry as adapter_registry
-from adapters.base import Adapter, AdapterError, Capture, Envelope, PermanentError
+from adapters.base import AdapterError, Capture, Envelope, PermanentError
+from lgsp.adapterpool import AdapterPool
 from lgsp.exchange.models import Delivery, DeliveryState, Message
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
@@ -32,51 +30,6 @@ from lgsp.relay import outbox
 from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.delivery")
-
-
-class AdapterPool:
-    """One adapter instance per endpoint, rebuilt when the endpoint's configuration changes."""
-
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-        self._lock = threading.Lock()
-        self._adapters: dict[str, tuple[str, Adapter]] = {}
-
-    def get(self, agency: str) -> Adapter:
-        endpoint = self._platform.directory.snapshot().endpoint(agency)
-        if endpoint is None or endpoint.mode != "push" or not endpoint.adapter:
-            raise PermanentError(f"agency {agency} has no push endpoint")
-        fingerprint = hashlib.sha256(
-            jsonutil.canonical([endpoint.adapter, endpoint.settings, endpoint.timeout_seconds])
-        ).hexdigest()
-        with self._lock:
-            cached = self._adapters.get(agency)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            adapter = adapter_registry.build(
-                endpoint.adapter,
-                dict(endpoint.settings),
-                agency_code=agency,
-                timeout=endpoint.timeout_seconds,
-            )
-            if cached is not None:
-                cached[1].close()
-            self._adapters[agency] = (fingerprint, adapter)
-            return adapter
-
-    def validate_all(self) -> None:
-        """Build every configured adapter once; a broken one stops start-up with its error."""
-        directory = self._platform.directory.snapshot()
-        for agency in sorted(directory.agencies):
-            endpoint = directory.endpoint(agency)
-            if endpoint is not None and endpoint.mode == "push" and endpoint.adapter:
-                self.get(agency)
-
-    def close(self) -> None:
-        with self._lock:
-            for _, adapter in self._adapters.values():
-                adapter.close()
-            self._adapters.clear()
 
 
 def backoff_seconds(settings: Settings, attempt: int, retry_after: float | None = None) -> float:

@@ -15,7 +15,7 @@ import importlib
 from typing import Protocol
 
 from lgsp.platform import Platform
-from lgsp.relay.delivery import AdapterPool, DeliveryProcessor
+from lgsp.relay.delivery import DeliveryProcessor
 
 TRANSPORTS = {
     "embedded": "lgsp.relay.embedded:EmbeddedTransport",
@@ -52,7 +52,7 @@ class DeliveryService:
 
     def __init__(self, platform: Platform, *, relay: bool = True, consume: bool = True) -> None:
         self.platform = platform
-        self.adapters = AdapterPool(platform)
+        self.adapters = platform.adapters
         self.processor = DeliveryProcessor(platform, self.adapters)
         self.transport = transport_class(platform.settings.transport)(platform, self.processor)
         self._relay, self._consume = relay, consume
@@ -63,4 +63,3 @@ class DeliveryService:
 
     def stop(self, timeout: float = 30.0) -> None:
         self.transport.stop(timeout)
-        self.adapters.close()

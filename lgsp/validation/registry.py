@@ -1,8 +1,8 @@
 """The schema registry: every shared JSON Schema, compiled once, checked with every error reported.
 
 Layout on disk: ``<directory>/<name>/<version>.json`` with ``$id``
-``https://lgsp.example/schemas/<name>/<version>``; the schema id used in code is ``<name>/<version>``
-(``dossier/1``) and the name is the message type (``dossier``). A schema marked
+``https://lgsp.example/schemas/<name>/<version>``; the schema id used in code is
+``<name>/<version>`` (``dossier/1``) and the name is the message type (``dossier``). A schema marked
 ``"x-lgsp-kind": "definitions"`` (``common/1``) only holds shared ``$defs``: it can be fetched and
 referenced but is not a message type. ``$ref`` between schemas resolves inside the registry;
 nothing is ever fetched from the network.
@@ -80,7 +80,7 @@ class SchemaRegistry:
         return self._latest[name]
 
     def resolve(self, schema_id: str) -> str:
-        """The full id for an id or a bare name. Raises ``KeyError`` when there is no such schema."""
+        """The full id for an id or a bare name. Raises ``KeyError`` for an unknown schema."""
         if "/" not in schema_id and schema_id in self._latest:
             return self._latest[schema_id]
         if schema_id not in self._schemas:
@@ -111,7 +111,7 @@ class SchemaRegistry:
         return not self.errors(schema_id, payload)
 
     def check(self, schema_id: str, payload: Any) -> None:
-        """Raise ``ValidationFailed`` (422, every error with its pointer) unless ``payload`` is valid."""
+        """Raise ``ValidationFailed`` (422, every error with its pointer) unless valid."""
         found = self.errors(schema_id, payload)
         if found:
             full_id = self.resolve(schema_id)

@@ -1,0 +1,56 @@
+"""Adapter instances for the province's endpoints, shared by delivery and synchronous calls."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from adapters import registry as adapter_registry
+from adapters.base import Adapter, PermanentError
+from lgsp.kit import jsonutil
+from lgsp.registry.repository import DirectoryCache
+
+
+class AdapterPool:
+    """One adapter instance per endpoint, rebuilt when the endpoint's configuration changes."""
+
+    def __init__(self, directory: DirectoryCache) -> None:
+        self._directory = directory
+        self._lock = threading.Lock()
+        self._adapters: dict[str, tuple[str, Adapter]] = {}
+
+    def get(self, agency: str) -> Adapter:
+        endpoint = self._directory.snapshot().endpoint(agency)
+        if endpoint is None or endpoint.mode != "push" or not endpoint.adapter:
+            raise PermanentError(f"agency {agency} has no push endpoint")
+        fingerprint = hashlib.sha256(
+            jsonutil.canonical([endpoint.adapter, endpoint.settings, endpoint.timeout_seconds])
+        ).hexdigest()
+        with self._lock:
+            cached = self._adapters.get(agency)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            adapter = adapter_registry.build(
+                endpoint.adapter,
+                dict(endpoint.settings),
+                agency_code=agency,
+                timeout=endpoint.timeout_seconds,
+            )
+            if cached is not None:
+                cached[1].close()
+            self._adapters[agency] = (fingerprint, adapter)
+            return adapter
+
+    def validate_all(self) -> None:
+        """Build every configured adapter once; a broken one stops start-up with its error."""
+        directory = self._directory.snapshot()
+        for agency in sorted(directory.agencies):
+            endpoint = directory.endpoint(agency)
+            if endpoint is not None and endpoint.mode == "push" and endpoint.adapter:
+                self.get(agency)
+
+    def close(self) -> None:
+        with self._lock:
+            for _, adapter in self._adapters.values():
+                adapter.close()
+            self._adapters.clear()

@@ -1,0 +1,174 @@
+"""Synchronous mediated calls: the caller calls the platform, the platform calls the provider's
+service through its adapter and answers within the call. Both legs are logged together."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import AdapterError, CallRequest, CallResult, RetriableError
+from adapters.base import UpstreamTimeout as AdapterTimeout
+from lgsp.auth.tokens import Principal
+from lgsp.kit import jsonutil
+from lgsp.kit.db import transaction
+from lgsp.kit.errors import (
+    LGSPError,
+    NotFound,
+    NotGranted,
+    Unavailable,
+    UpstreamError,
+    UpstreamTimeout,
+    ValidationFailed,
+)
+from lgsp.kit.timeutil import utcnow
+from lgsp.mediation.breaker import CircuitBreaker
+from lgsp.messagelog.service import append as log_append
+from lgsp.observability import SERVICE_CALLS
+from lgsp.platform import Platform
+from lgsp.registry.routing import is_granted
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    status_code: int
+    body: Any
+
+
+class Mediator:
+    def __init__(self, platform: Platform, breaker: CircuitBreaker | None = None) -> None:
+        self._platform = platform
+        self.breaker = breaker or CircuitBreaker()
+
+    def call(
+        self,
+        principal: Principal,
+        provider: str,
+        service_name: str,
+        *,
+        payload: Any,
+        path: str,
+        query: dict[str, str],
+        request_id: str,
+    ) -> CallOutcome:
+        directory = self._platform.directory.snapshot()
+        svc = directory.service(provider, service_name)
+        target = f"{provider}/{service_name}"
+        if svc is None:
+            raise NotFound(f"no service {service_name!r} of provider {provider!r}; see /v1/services")
+        if not is_granted(directory.grants_for(principal.agency), agency=principal.agency,
+                          action="call", target=target, recipient=provider):
+            raise NotGranted(f"agency {principal.agency} is not granted to call {target}")
+        if svc.request_schema:
+            self._platform.schemas.check(svc.request_schema, payload)
+        wait = self.breaker.allow(provider)
+        if wait is not None:
+            raise Unavailable(
+                f"{provider} is failing; calls are paused for {wait:.0f} s (circuit open)",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+        request = CallRequest(
+            service=service_name,
+            operation=dict(svc.operation),
+            payload=payload,
+            caller=principal.agency,
+            request_id=request_id,
+            path=path,
+            query=query,
+        )
+        started = time.perf_counter()
+        error: LGSPError | None = None
+        result: CallResult | None = None
+        try:
+            adapter = self._platform.adapters.get(provider)
+            result = adapter.call(request)
+            self.breaker.success(provider)
+        except AdapterError as exc:
+            if exc.retriable:
+                self.breaker.failure(provider)
+            else:
+                self.breaker.success(provider)  # the provider answered; it is up
+            error = _to_problem(exc, target)
+            failure = exc
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if result is not None and svc.response_schema and 200 <= result.status_code < 300:
+            problems = self._platform.schemas.errors(svc.response_schema, result.body)
+            if problems:
+                error = UpstreamError(
+                    f"{target} answered with a payload that fails {svc.response_schema}",
+                    extra={"errors": problems},
+                )
+        self._log(principal, provider, service_name, request_id, payload, result,
+                  error, duration_ms, None if result is not None else failure)
+        SERVICE_CALLS.labels(provider, "ok" if error is None else "error").inc()
+        if error is not None:
+            raise error
+        assert result is not None
+        return CallOutcome(result.status_code, result.body)
+
+    def _log(
+        self,
+        principal: Principal,
+        provider: str,
+        service_name: str,
+        request_id: str,
+        payload: Any,
+        result: CallResult | None,
+        error: LGSPError | None,
+        duration_ms: float,
+        failure: AdapterError | None,
+    ) -> None:
+        now = utcnow()
+        request_bytes = jsonutil.canonical(payload)
+        captures = (result.captures if result is not None else failure.captures if failure else [])
+        with transaction(self._platform.sessions) as session:
+            log_append(
+                session,
+                "call.request",
+                actor=principal.client_id,
+                agency=principal.agency,
+                detail={"provider": provider, "service": service_name,
+                        "request_id": request_id, "size": len(request_bytes)},
+                body_sha256=jsonutil.sha256_hex(request_bytes),
+                at=now,
+            )
+            response_bytes = jsonutil.canonical(result.body) if result is not None else b""
+            log_append(
+                session,
+                "call.response",
+                actor="platform",
+                agency=provider,
+                detail={
+                    "provider": provider,
+                    "service": service_name,
+                    "request_id": request_id,
+                    "status_code": result.status_code if result is not None else (
+                        failure.status_code if failure else None),
+                    "duration_ms": duration_ms,
+                    "error": error.detail if error is not None else None,
+                    "captures": [
+                        {"direction": c.direction, "content_type": c.content_type,
+                         "body": c.body}
+                        for c in captures
+                    ],
+                },
+                body_sha256=jsonutil.sha256_hex(response_bytes) if result is not None else None,
+                at=now,
+            )
+
+
+def _to_problem(exc: AdapterError, target: str) -> LGSPError:
+    if isinstance(exc, AdapterTimeout):
+        return UpstreamTimeout(f"{target} did not answer in time: {exc.reason}")
+    if isinstance(exc, RetriableError):
+        return UpstreamError(f"{target} failed: {exc.reason}",
+                             extra={"upstream_status": exc.status_code})
+    err = UpstreamError(f"{target} refused the call: {exc.reason}",
+                        extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply})
+    if exc.status_code is not None and 400 <= exc.status_code < 500:
+        err.status = exc.status_code
+        err.slug, err.title = "upstream-rejected", "Provider rejected the request"
+    return err
+
+
+__all__ = ["CallOutcome", "Mediator", "ValidationFailed"]
