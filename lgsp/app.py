@@ -41,6 +41,9 @@ def create_app(
         app.state.platform = platform
         if settings.run_workers_inprocess:
             start_delivery(platform)
+        elif settings.relay_in_api:
+            # Publish right after each commit instead of waiting for a worker's next poll.
+            start_delivery(platform, relay=True, consume=False)
         start_sealer(platform)
         if on_start is not None:
             on_start(platform)

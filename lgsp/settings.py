@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///.var/lgsp.db"
     # No broker URL: the embedded transport (the outbox table is the queue).
     broker_url: str | None = None
+    # Prefix of every exchange and queue the amqp transport declares (lets platforms or test
+    # runs share one broker without a vhost each).
+    amqp_prefix: str = "lgsp"
+    # amqp: an open delivery whose publish is older than this is published again, so a message
+    # lost by the broker (or dead-lettered there) is never stuck; the copies are deduplicated.
+    amqp_republish_seconds: float = Field(default=900.0, gt=0)
     config_dir: Path = PROJECT_ROOT / "config"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
 
@@ -60,6 +66,8 @@ class Settings(BaseSettings):
 
     # Run relay, workers and sealer inside `lgsp serve` (the default for the embedded transport).
     inprocess_workers: bool | None = None
+    # amqp transport: API processes relay their own outbox rows to the broker at once.
+    relay_in_api: bool = True
     # Start the bundled simulators of the sample province with `lgsp dev`.
     simulators: bool = True
 

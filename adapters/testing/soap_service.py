@@ -52,6 +52,7 @@ Behaviour = Literal[
     "slow",  # answer normally after ``delay`` seconds
     "xml_bomb",  # a billion-laughs reply
     "xxe",  # a reply whose entities reach for a local file and an external DTD
+    "xxe_utf16",  # the same, encoded as UTF-16 (slips past byte-level checks)
     "not_xml",  # 200 with an HTML page
 ]
 
@@ -181,6 +182,7 @@ class LandRegistryService:
         self.received: list[Received] = []
         self.attempts: list[Attempt] = []
         self.external_fetches = 0  # fetches of the external DTD a malicious reply points to
+        self.wsdl_fetches = 0
         self.certificates = {c["SoPhatHanh"]: c for c in certificates or SAMPLE_CERTIFICATES}
 
     # --- steering -----------------------------------------------------------------------------
@@ -202,6 +204,7 @@ class LandRegistryService:
             self.received.clear()
             self.attempts.clear()
             self.external_fetches = 0
+            self.wsdl_fetches = 0
 
     # --- what arrived -------------------------------------------------------------------------
     def received_message_ids(self) -> list[str]:
@@ -387,7 +390,7 @@ class LandRegistryService:
             ]
             doctype = f"<!DOCTYPE soap:Envelope [{''.join(entities)}]>"
             payload = "&lol9;"
-        else:  # xxe
+        else:  # xxe, xxe_utf16
             doctype = (
                 '<!DOCTYPE soap:Envelope SYSTEM "' + base_url + '/evil.dtd" ['
                 '<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
@@ -401,7 +404,10 @@ class LandRegistryService:
             "<lr:Duplicate>false</lr:Duplicate></lr:ReceiveDossierResponse></soap:Body>"
             "</soap:Envelope>"
         )
-        return Reply(200, self._content_type(soap_ns), xml.encode())
+        encoding = "utf-16" if behaviour == "xxe_utf16" else "utf-8"
+        if encoding == "utf-16":
+            xml = xml.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
+        return Reply(200, self._content_type(soap_ns), xml.encode(encoding))
 
     def asgi_app(self, path: str = "/land-registry") -> Any:
         """An ASGI app: ``GET {path}?wsdl`` the WSDL (address rewritten), ``POST {path}`` SOAP."""
@@ -423,6 +429,8 @@ class LandRegistryService:
                 chunks.append(event.get("body", b""))
                 more = event.get("more_body", False)
             if scope["method"] == "GET" and scope["path"] == path:
+                with self._lock:
+                    self.wsdl_fetches += 1
                 reply = Reply(200, "text/xml; charset=utf-8", self.wsdl(base_url + path))
             elif scope["path"] == "/evil.dtd":
                 with self._lock:

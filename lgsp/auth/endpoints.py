@@ -29,7 +29,7 @@ async def _form_request(request: Request, path: str) -> FormRequest:
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     platform = request.app.state.platform
     uri = platform.settings.issuer.rstrip("/") + path
-    return FormRequest(uri, dict(request.headers), form)
+    return FormRequest(uri, request.headers, form)
 
 
 def _respond(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:

@@ -9,6 +9,7 @@ to our HTTP layer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -106,7 +107,7 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, uri: str, headers: dict[str, str], form: dict[str, str]) -> None:
+    def __init__(self, uri: str, headers: Mapping[str, str], form: dict[str, str]) -> None:
         super().__init__("POST", uri, headers=headers)
         self.payload = _Payload(form)
         self._form = form

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -110,7 +110,7 @@ class TokenVerifier:
     def decode(self, token: str) -> dict[str, object]:
         """Verify signature and registered claims; raise Unauthorized with the reason."""
         try:
-            header = jwt.extract_compact(token.encode()).headers()
+            header = jws.extract_compact(token.encode()).headers()
         except (JoseError, ValueError) as exc:
             raise Unauthorized("the access token is not a well-formed JWT") from exc
         alg = header.get("alg")

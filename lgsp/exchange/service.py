@@ -147,6 +147,7 @@ def accept(
     try:
         with transaction(platform.sessions) as session:
             session.add(message)
+            session.flush()  # the message row first: deliveries reference it
             for recipient in recipients:
                 endpoint = directory.endpoint(recipient)
                 pull = endpoint is None or endpoint.mode == "pull"

@@ -35,7 +35,7 @@ from lgsp.messagelog.chain import (
     format_at,
 )
 from lgsp.messagelog.models import LogBatch
-from lgsp.messagelog.verify import VerifyReport, check_chain
+from lgsp.messagelog.verify import VerifyReport, check_chain, digests_of
 
 EXPORT_FORMAT = "lgsp-log-export/1"
 
@@ -222,7 +222,7 @@ def verify_export(path: Path, *, jwks: dict[str, Any] | None = None) -> VerifyRe
             )
         check_chain(
             _read_batches(path),
-            _read_entries(path),
+            digests_of(_read_entries(path)),
             keys,
             anchor_hash=anchor,
             anchor_last_id=anchor_last,

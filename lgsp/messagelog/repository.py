@@ -5,6 +5,7 @@ conversion).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
-from lgsp.messagelog.chain import BatchRow, EntryRow, format_at, parse_skipped
+from lgsp.messagelog.chain import ENTRY_TAG, BatchRow, EntryRow, format_at, parse_skipped
 from lgsp.messagelog.models import LogBatch, LogEntry
+
+# A select of any row shape (SQLAlchemy 2.1 types rows as a variadic tuple).
+AnySelect = Select[*tuple[Any, ...]]
 
 _PG_AT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _STREAM_CHUNK = 5000
@@ -87,7 +91,7 @@ def _at_text(column: Any, dialect_name: str) -> ColumnElement[Any]:
     return type_coerce(column, String)
 
 
-def entry_select(dialect_name: str) -> Select[Any]:
+def entry_select(dialect_name: str) -> AnySelect:
     """Entry columns in EntryRow order, with ``at`` and ``detail`` as raw text."""
     detail = (
         cast(LogEntry.detail, Text)
@@ -108,7 +112,7 @@ def entry_select(dialect_name: str) -> Select[Any]:
     )
 
 
-def batch_select(dialect_name: str) -> Select[Any]:
+def batch_select(dialect_name: str) -> AnySelect:
     return select(
         LogBatch.id,
         LogBatch.first_entry_id,
@@ -184,7 +188,7 @@ class Snapshot:
         self._conn = dbapi_conn
         self.dialect = dialect
 
-    def stream(self, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    def stream(self, stmt: AnySelect) -> Iterator[tuple[Any, ...]]:
         sql = str(stmt.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
         if self.dialect.name == "postgresql":
             # A named (server-side) cursor: rows arrive in chunks, never all in memory.
@@ -223,11 +227,58 @@ def read_snapshot(session_factory: sessionmaker[Session]) -> Iterator[Snapshot]:
         raw.close()
 
 
-def entries_stream(snapshot: Snapshot, *, from_id: int = 0) -> Iterator[EntryRow]:
+def _entries_raw(snapshot: Snapshot, from_id: int) -> Iterator[tuple[Any, ...]]:
     stmt = entry_select(snapshot.dialect.name).order_by(LogEntry.id)
     if from_id:
         stmt = stmt.where(LogEntry.id >= from_id)
-    return map(to_entry, snapshot.stream(stmt))
+    return snapshot.stream(stmt)
+
+
+def entries_stream(snapshot: Snapshot, *, from_id: int = 0) -> Iterator[EntryRow]:
+    return map(to_entry, _entries_raw(snapshot, from_id))
+
+
+def entry_digests_stream(
+    snapshot: Snapshot, *, from_id: int = 0
+) -> Iterator[tuple[int, int | None, bytes]]:
+    """(id, batch_id, digest) of every entry, ascending: the verifier's hot loop.
+
+    Computes exactly :func:`lgsp.messagelog.chain.entry_digest` (orjson with OPT_SORT_KEYS is
+    what ``canonical`` does), inlined because this runs a million times per verification.
+    """
+    sha256 = hashlib.sha256
+    dumps = orjson.dumps
+    loads = orjson.loads
+    sort_keys = orjson.OPT_SORT_KEYS
+    tag = ENTRY_TAG
+    for r in _entries_raw(snapshot, from_id):
+        at = r[1]
+        if len(at) == 26 and at[10] == " " and at[19] == ".":
+            at = at[:10] + "T" + at[11:] + "Z"
+        elif not (len(at) == 27 and at[26] == "Z"):
+            at = normalise_at(at)
+        raw_detail = r[7]
+        yield (
+            r[0],
+            r[9],
+            sha256(
+                dumps(
+                    [
+                        tag,
+                        r[0],
+                        at,
+                        r[2],
+                        r[3],
+                        r[4],
+                        r[5],
+                        r[6],
+                        None if raw_detail is None else loads(raw_detail),
+                        r[8],
+                    ],
+                    option=sort_keys,
+                )
+            ).digest(),
+        )
 
 
 def batches_stream(snapshot: Snapshot, *, from_id: int = 0) -> Iterator[BatchRow]:

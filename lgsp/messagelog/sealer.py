@@ -148,9 +148,11 @@ def _write_batch(
 ) -> None:
     first, last = taken[0].id, taken[-1].id
     present = {row.id for row in taken}
-    skipped = [i for i in range(first, last + 1) if i not in present] if (
-        last - first + 1 != len(taken)
-    ) else []
+    skipped = (
+        [i for i in range(first, last + 1) if i not in present]
+        if (last - first + 1 != len(taken))
+        else []
+    )
     digests = b"".join(row_digest(row) for row in taken)
     hash_hex = batch_hash(prev_hash, first, last, len(taken), skipped, digests)
     sealed_at = utcnow()
@@ -237,7 +239,7 @@ class Sealer:
             try:
                 self.run_once()
                 self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - keep sealing after a database hiccup
+            except Exception as exc:  # keep sealing after a database hiccup
                 self.last_error = exc
                 log.exception("sealing the message log failed; retrying")
             self._stop.wait(self._interval)

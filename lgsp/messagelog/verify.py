@@ -53,7 +53,9 @@ class VerifyReport:
     def entries_per_second(self) -> float:
         return self.entries / self.seconds if self.seconds > 0 else 0.0
 
-    def fail(self, reason: str, *, entry_id: int | None = None, batch_id: int | None = None) -> None:
+    def fail(
+        self, reason: str, *, entry_id: int | None = None, batch_id: int | None = None
+    ) -> None:
         self.ok = False
         self.reason = reason
         self.bad_entry_id = entry_id
@@ -98,16 +100,25 @@ class _Failed(Exception):
         self.reason, self.entry_id, self.batch_id = reason, entry_id, batch_id
 
 
+EntryDigest = tuple[int, int | None, bytes]
+"""(entry id, the batch id the entry points at, the entry's recomputed digest)."""
+
+
+def digests_of(entries: Iterable[EntryRow]) -> Iterator[EntryDigest]:
+    for entry in entries:
+        yield entry.id, entry.batch_id, row_digest(entry)
+
+
 def check_chain(
     batches: Iterable[BatchRow],
-    entries: Iterable[EntryRow],
+    entries: Iterable[EntryDigest],
     keys: KeyResolver,
     *,
     anchor_hash: str = GENESIS_HASH,
     anchor_last_id: int = 0,
     report: VerifyReport | None = None,
 ) -> VerifyReport:
-    """Walk ``batches`` (ascending id) and ``entries`` (ascending id) together.
+    """Walk ``batches`` (ascending id) and entry digests (ascending id) together.
 
     ``anchor_hash``/``anchor_last_id`` are where the chain is expected to start: genesis for a
     whole log, or the batch before the first one given for a partial export.
@@ -125,7 +136,7 @@ def check_chain(
 
 def _walk(
     batches: Iterator[BatchRow],
-    entries: Iterator[EntryRow],
+    entries: Iterator[EntryDigest],
     keys: KeyResolver,
     prev_hash: str,
     sealed_to: int,
@@ -135,55 +146,58 @@ def _walk(
     prev_batch_id = 0
     for batch in batches:
         _check_head(batch, keys, prev_hash, sealed_to, prev_batch_id)
+        bid = batch.id
         hashes = batch.entry_hashes
         offset = 0
+        verified = 0
         for expected in expected_ids(batch.first_entry_id, batch.last_entry_id, batch.skipped_ids):
-            while current is not None and current.id < expected:
+            while current is not None and current[0] < expected:
                 _stray(current, sealed_to=batch.last_entry_id)
-            if current is None or current.id != expected:
+                current = next(entries, None)
+            if current is None or current[0] != expected:
                 raise _Failed(
-                    f"entry {expected} sealed in batch {batch.id} is missing (deleted)",
+                    f"entry {expected} sealed in batch {bid} is missing (deleted)",
                     entry_id=expected,
-                    batch_id=batch.id,
+                    batch_id=bid,
                 )
-            if current.batch_id != batch.id:
+            if current[1] != bid:
                 raise _Failed(
-                    f"entry {expected} is sealed in batch {batch.id} but points at batch "
-                    f"{current.batch_id}",
+                    f"entry {expected} is sealed in batch {bid} but points at batch {current[1]}",
                     entry_id=expected,
-                    batch_id=batch.id,
+                    batch_id=bid,
                 )
-            if row_digest(current) != hashes[offset : offset + DIGEST_SIZE]:
+            if current[2] != hashes[offset : offset + DIGEST_SIZE]:
                 raise _Failed(
-                    f"entry {expected} was altered after sealing (hash differs from batch "
-                    f"{batch.id})",
+                    f"entry {expected} was altered after sealing (hash differs from batch {bid})",
                     entry_id=expected,
-                    batch_id=batch.id,
+                    batch_id=bid,
                 )
             offset += DIGEST_SIZE
-            report.entries += 1
+            verified += 1
             current = next(entries, None)
-        prev_hash, sealed_to, prev_batch_id = batch.hash, batch.last_entry_id, batch.id
+        report.entries += verified
+        prev_hash, sealed_to, prev_batch_id = batch.hash, batch.last_entry_id, bid
         report.batches += 1
-        report.head_batch_id, report.head_hash = batch.id, batch.hash
+        report.head_batch_id, report.head_hash = bid, batch.hash
     while current is not None:
         _stray(current, sealed_to=sealed_to)
         report.unsealed += 1
         current = next(entries, None)
 
 
-def _stray(entry: EntryRow, *, sealed_to: int) -> None:
+def _stray(entry: EntryDigest, *, sealed_to: int) -> None:
     """An entry no batch lists: fine if it is newer than everything sealed and claims no batch."""
-    if entry.batch_id is not None:
+    entry_id, batch_id, _ = entry
+    if batch_id is not None:
         raise _Failed(
-            f"entry {entry.id} claims batch {entry.batch_id}, which does not list it",
-            entry_id=entry.id,
-            batch_id=entry.batch_id,
+            f"entry {entry_id} claims batch {batch_id}, which does not list it",
+            entry_id=entry_id,
+            batch_id=batch_id,
         )
-    if entry.id <= sealed_to:
+    if entry_id <= sealed_to:
         raise _Failed(
-            f"entry {entry.id} is unsealed but lies inside the sealed range (inserted later?)",
-            entry_id=entry.id,
+            f"entry {entry_id} is unsealed but lies inside the sealed range (inserted later?)",
+            entry_id=entry_id,
         )
 
 
@@ -256,5 +270,5 @@ def verify_log(session_factory: sessionmaker[Session], jwks: dict[str, Any]) -> 
     keys = KeyResolver(jwks)
     with repository.read_snapshot(session_factory) as snap:
         return check_chain(
-            repository.batches_stream(snap), repository.entries_stream(snap), keys
+            repository.batches_stream(snap), repository.entry_digests_stream(snap), keys
         )

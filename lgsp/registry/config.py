@@ -44,7 +44,6 @@ from lgsp.registry.config_schema import (
     ConfigProblem,
     EndpointConfig,
     GrantConfig,
-    GrantRow,
     KeyPath,
     MessageTypeConfig,
     ProvinceConfig,
@@ -311,9 +310,7 @@ def _read_all(directory: Path, reader: _Reader) -> RawConfig:
         province=province,
         agencies=s.items("agencies.yaml", "agencies", raw_agencies, AgencyConfig),
         message_types=s.named("message-types.yaml", "message_types", raw_types, MessageTypeConfig),
-        routes=s.named(
-            "routes.yaml", "routes", s.as_map("routes.yaml", "routes"), RouteConfig
-        ),
+        routes=s.named("routes.yaml", "routes", s.as_map("routes.yaml", "routes"), RouteConfig),
         groups=groups,
         grants=s.items("grants.yaml", "grants", s.as_list("grants.yaml", "grants"), GrantConfig),
         services=s.items("services.yaml", "services", raw_services, ServiceConfig),

@@ -69,7 +69,11 @@ def _sync(row: Any, values: dict[str, Any]) -> bool:
 
 
 def _upsert(
-    session: Session, existing: dict[Any, Any], key: Any, model: type[Any], values: dict[str, Any],
+    session: Session,
+    existing: dict[Any, Any],
+    key: Any,
+    model: type[Any],
+    values: dict[str, Any],
     counts: Counts,
 ) -> None:
     row = existing.get(key)
@@ -98,7 +102,7 @@ def _apply_directory(session: Session, cfg: ProvinceConfig, report: ApplyReport)
     counts = report.counts
     agencies = {a.code: a for a in session.scalars(select(Agency))}
     for a in cfg.agencies:
-        values = {
+        values: dict[str, Any] = {
             "code": a.code,
             "name_vi": a.name_vi,
             "name_en": a.name_en,
@@ -150,13 +154,13 @@ def _apply_rules(session: Session, cfg: ProvinceConfig, report: ApplyReport) -> 
         else:
             routes[route.name] = route
     for name, r in cfg.routes.items():
-        values = {
+        values: dict[str, Any] = {
             "name": name,
             "message_type": r.message_type,
             "sender": r.sender,
             "recipient": r.recipient,
             "condition": r.condition,
-            "copy": r.copy,
+            "copy": r.is_copy,
         }
         _upsert(session, routes, name, Route, values, counts["routes"])
 
@@ -169,10 +173,15 @@ def _apply_rules(session: Session, cfg: ProvinceConfig, report: ApplyReport) -> 
         else:
             session.delete(grant)
             counts["grants"].removed += 1
-    for agency_code, action, target, recipient in cfg.grant_rows():
-        if (agency_code, action, target, recipient) not in have:
+    for row in cfg.grant_rows():
+        if (row.agency_code, row.action, row.target, row.recipient) not in have:
             session.add(
-                Grant(agency_code=agency_code, action=action, target=target, recipient=recipient)
+                Grant(
+                    agency_code=row.agency_code,
+                    action=row.action,
+                    target=row.target,
+                    recipient=row.recipient,
+                )
             )
             counts["grants"].created += 1
 

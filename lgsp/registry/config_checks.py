@@ -38,7 +38,11 @@ def _check_agencies(
     first_index: dict[str, int] = {}
     for i, a in raw.agencies:
         if a.code in by_code:
-            report(f, ("agencies", i, "code"), f"duplicate code (first at agencies[{first_index[a.code]}])")
+            report(
+                f,
+                ("agencies", i, "code"),
+                f"duplicate code (first at agencies[{first_index[a.code]}])",
+            )
             continue
         by_code[a.code] = a
         first_index[a.code] = i
@@ -68,7 +72,11 @@ def _check_agencies(
         if ep.mode == "push" and not ep.adapter:
             report(f, (*epath, "adapter"), "a push endpoint needs an adapter")
         if ep.mode == "pull" and ep.adapter:
-            report(f, (*epath, "adapter"), "a pull endpoint has no adapter (the agency reads its inbox)")
+            report(
+                f,
+                (*epath, "adapter"),
+                "a pull endpoint has no adapter (the agency reads its inbox)",
+            )
         if ep.mode == "pull" and ep.settings:
             report(f, (*epath, "settings"), "a pull endpoint has no adapter settings")
         if ep.mode == "push" and ep.adapter and adapter_validator is not None:
@@ -206,21 +214,37 @@ def _check_clients(raw: RawConfig, report: Report) -> None:
     for i, c in raw.clients:
         path: KeyPath = ("clients", i)
         if c.client_id in seen:
-            report(f, (*path, "client_id"), f"duplicate client id (first at clients[{seen[c.client_id]}])")
+            report(
+                f,
+                (*path, "client_id"),
+                f"duplicate client id (first at clients[{seen[c.client_id]}])",
+            )
         seen.setdefault(c.client_id, i)
         if c.agency not in raw.agency_codes:
             report(f, (*path, "agency"), f"unknown agency {c.agency}")
         for j, scope in enumerate(c.scopes):
             if scope not in SCOPES:
-                report(f, (*path, "scopes", j), f"unknown scope {scope!r} (known: {' '.join(SCOPES)})")
+                report(
+                    f, (*path, "scopes", j), f"unknown scope {scope!r} (known: {' '.join(SCOPES)})"
+                )
         if c.client_id in raw.missing_secrets:
             continue  # skipped by apply with a warning
         if (c.secret is None) == (c.secret_hash is None):
-            report(f, path, "give exactly one of 'secret' (usually \"${ENV_VAR}\") or 'secret_hash'")
+            report(
+                f, path, "give exactly one of 'secret' (usually \"${ENV_VAR}\") or 'secret_hash'"
+            )
         elif c.secret is not None and len(c.secret) < _MIN_SECRET:
-            report(f, (*path, "secret"), f"too short: a client secret has at least {_MIN_SECRET} characters")
+            report(
+                f,
+                (*path, "secret"),
+                f"too short: a client secret has at least {_MIN_SECRET} characters",
+            )
         elif c.secret_hash is not None and not _SECRET_HASH.match(c.secret_hash):
-            report(f, (*path, "secret_hash"), "not a hash from lgsp.auth.secrets (scrypt$<salt>$<hash>)")
+            report(
+                f,
+                (*path, "secret_hash"),
+                "not a hash from lgsp.auth.secrets (scrypt$<salt>$<hash>)",
+            )
 
 
 def cross_check(

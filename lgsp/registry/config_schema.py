@@ -124,7 +124,8 @@ class RouteConfig(_Strict):
     sender: str | None = None
     recipient: str
     condition: dict[str, Any] | None = None
-    copy: bool = False
+    # "copy" in the file (the name would shadow BaseModel.copy).
+    is_copy: bool = Field(default=False, alias="copy")
     description: str = ""
 
 

@@ -178,7 +178,11 @@ class Directory:
     def is_granted(self, agency: str, action: str, target: str, recipient: str = "*") -> bool:
         """See :func:`lgsp.registry.routing.is_granted`."""
         return is_granted(
-            self.grants_for(agency), agency=agency, action=action, target=target, recipient=recipient
+            self.grants_for(agency),
+            agency=agency,
+            action=action,
+            target=target,
+            recipient=recipient,
         )
 
     def recipients(

@@ -98,3 +98,33 @@ def next_due(session: Session) -> datetime | None:
         .order_by(Delivery.next_attempt_at)
         .limit(1)
     )
+
+
+# --- the amqp relay ---------------------------------------------------------------------------
+
+
+def mark_published(session: Session, ids: Sequence[int], *, now: datetime) -> None:
+    """Record that the broker confirmed the current attempt of ``ids``."""
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.state.in_(OPEN), Delivery.published_at.is_(None))
+            .values(published_at=now)
+        )
+
+
+def unpublish_stale(session: Session, *, published_before: datetime) -> int:
+    """Make open deliveries published before ``published_before`` publishable again (their broker
+    message may be lost); returns how many."""
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.state.in_(OPEN), Delivery.published_at < published_before)
+        .values(published_at=None)
+    ).rowcount
+
+
+def open_attempts(session: Session, delivery_id: int) -> int | None:
+    """Attempts made so far on an open delivery; None when it is final or gone."""
+    return session.scalar(
+        select(Delivery.attempts).where(Delivery.id == delivery_id, Delivery.state.in_(OPEN))
+    )

@@ -97,13 +97,18 @@ class SchemaRegistry:
         """Every error of ``payload`` against a message schema, sorted by JSON pointer.
 
         Each entry is ``{"pointer", "keyword", "message"}``; an empty list means valid.
-        Raises ``KeyError`` for an unknown schema id (or a definitions-only schema).
+        Raises ``KeyError`` for an unknown schema id (or a definitions-only schema) and
+        ``TypeError`` for a value JSON cannot hold (a set, an arbitrary object).
         """
         full_id = self.resolve(schema_id)
         validator = self._validators[full_id]
         found: list[ErrorEntry] = []
-        for error in validator.iter_errors(payload):
-            found.extend(entries(error))
+        try:
+            for error in validator.iter_errors(payload):
+                found.extend(entries(error))
+        except ValueError as exc:
+            # Only values parsed from JSON reach here; anything else is a caller's bug.
+            raise TypeError(f"payload is not JSON data: {exc}") from exc
         found.extend(self._equality_errors(self._schemas[full_id], payload))
         return sort_entries(found)
 
@@ -140,9 +145,13 @@ class SchemaRegistry:
             versions = sorted(found[name])
             self._messages.extend(f"{name}/{v}" for v in versions)
             self._latest[name] = f"{name}/{versions[-1]}"
-        self._resources = jsonschema_rs.Registry(
-            [(schema["$id"], schema) for schema in self._schemas.values()]
-        )
+        try:
+            # Building the registry resolves every $ref; with no retriever nothing is fetched.
+            self._resources = jsonschema_rs.Registry(
+                [(schema["$id"], schema) for schema in self._schemas.values()]
+            )
+        except (jsonschema_rs.ReferencingError, ValueError) as exc:
+            raise SchemaLoadError(f"cannot resolve schema references: {exc}") from exc
 
     @staticmethod
     def _read(path: Path, schema_id: str) -> dict[str, Any]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
 
-from adapters.base import CallRequest, PermanentError, RetriableError, UpstreamTimeout
+from adapters import registry
+from adapters.base import (
+    AdapterConfigError,
+    CallRequest,
+    PermanentError,
+    RetriableError,
+    UpstreamTimeout,
+)
 from adapters.dvcqg import DvcqgAdapter
 from adapters.dvcqg.simulator import PortalState
 from tests.dvcqg.conftest import AdapterFactory, envelope, services_called
@@ -121,8 +129,9 @@ def test_timeout_that_took_effect_is_not_repeated(
     portal.fail_next(1, "timeout", service="CapNhatTienDoHoSoMC")
     with pytest.raises(UpstreamTimeout):
         adapter.deliver(message)
-    while len(portal.history(MA)) < 1:  # the late call lands once the simulator wakes up
-        pass
+    deadline = time.monotonic() + 10
+    while not portal.history(MA) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the late call lands once the simulator wakes up
     adapter.deliver(message)
 
     assert statuses(portal) == [("4", "20261126083100")]
@@ -264,3 +273,32 @@ def test_synchronous_services(adapter: DvcqgAdapter) -> None:
 
     with pytest.raises(PermanentError, match="no synchronous service"):
         adapter.call(_call("DongBoHoSoMC", {}))
+
+
+def test_registry_builds_it_and_refuses_bad_settings(
+    portal_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = {
+        "base_url": portal_url + "/",
+        "username": "lgsp.h56",
+        "password": "${DVCQG_TEST_PASSWORD}",
+        "agency_code": "000.00.00.H56",
+    }
+    monkeypatch.setenv("DVCQG_TEST_PASSWORD", "h56-portal-secret")
+    built = registry.build("dvcqg", settings, agency_code="DVCQG", timeout=5)
+    try:
+        assert isinstance(built, DvcqgAdapter)
+        assert built.call(_call("LayDanhMucCoQuan")).status_code == 200
+    finally:
+        built.close()
+    with pytest.raises(AdapterConfigError, match="base_url"):
+        registry.build(
+            "dvcqg", dict(settings, base_url="ftp://portal"), agency_code="DVCQG", timeout=5
+        )
+    with pytest.raises(AdapterConfigError, match="agency_code"):
+        registry.build(
+            "dvcqg",
+            {k: v for k, v in settings.items() if k != "agency_code"},
+            agency_code="DVCQG",
+            timeout=5,
+        )

@@ -202,7 +202,11 @@ def test_status_history_entry_must_be_for_the_same_dossier(registry: SchemaRegis
     payload = example("dossier-status")
     payload["QuaTrinhXuLy"]["MaHoSo"] = "000.00.12.H02-261126-0008"
     assert registry.errors("dossier-status/1", payload) == [
-        {"pointer": "/QuaTrinhXuLy/MaHoSo", "keyword": "x-lgsp-equal", "message": "must equal /MaHoSo"}
+        {
+            "pointer": "/QuaTrinhXuLy/MaHoSo",
+            "keyword": "x-lgsp-equal",
+            "message": "must equal /MaHoSo",
+        }
     ]
 
 
@@ -321,7 +325,10 @@ def test_payment_request_rules(registry: SchemaRegistry) -> None:
         ("/SoTien", "pattern"),
         ("/ThongTinBienLai/MaDVC", "pattern"),
     ]
-    assert registry.errors("payment-request/1", example("payment-request") | {"Ip": "2001:db8::1"}) == []
+    assert (
+        registry.errors("payment-request/1", example("payment-request") | {"Ip": "2001:db8::1"})
+        == []
+    )
 
 
 def test_examples_are_not_mutated_by_validation(registry: SchemaRegistry) -> None:

@@ -1,0 +1,208 @@
+"""`lgsp log`: seal, verify, export and search the message log."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lgsp.cli.common import console, err_console, print_json, session_factory, settings
+from lgsp.kit import jsonutil
+from lgsp.kit.db import transaction
+from lgsp.messagelog import repository
+from lgsp.messagelog.chain import format_at
+from lgsp.messagelog.export import export_log, verify_export
+from lgsp.messagelog.masking import mask_payload
+from lgsp.messagelog.models import LogEntry
+from lgsp.messagelog.sealer import seal_pending
+from lgsp.messagelog.service import append as log_append
+from lgsp.messagelog.verify import VerifyReport, verify_log
+
+app = typer.Typer(help="The signed, hash-chained message log.", no_args_is_help=True)
+
+JwksOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--jwks",
+        help="JWK Set file with the public keys you trust (default: every key the platform "
+        "ever created, from its database)",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        value = jsonutil.loads(path.read_bytes())
+    except jsonutil.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{path} is not JSON") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
+        raise typer.BadParameter(f"{path} is not a JWK Set ({{'keys': [...]}})")
+    return value
+
+
+def _platform_jwks(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Public keys of every signing key ever created, retired and unpublished ones included:
+    a batch sealed years ago must still verify, while the token JWKS drops old keys."""
+    try:
+        from lgsp.auth.models import SigningKey
+    except ImportError as exc:  # pragma: no cover - the auth domain ships with the platform
+        raise typer.BadParameter("no key store available: pass --jwks FILE") from exc
+    with sessions() as session:
+        keys = [dict(jwk) for jwk in session.scalars(select(SigningKey.public_jwk))]
+    return {"keys": keys}
+
+
+def _finish(report: VerifyReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_dict())
+    elif report.ok:
+        console.print(f"[green]{report.summary()}[/green]")
+    else:
+        err_console.print(f"[red]{report.summary()}[/red]")
+    for note in report.notes:
+        err_console.print(f"note: {note}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("verify")
+def verify(jwks: JwksOption = None, as_json: JsonOption = False) -> None:
+    """Verify the live log: signatures, chain, every sealed entry. Exit 1 naming the first bad
+    entry or batch."""
+    sessions = session_factory()
+    keys = _read_jwks(jwks) if jwks else _platform_jwks(sessions)
+    _finish(verify_log(sessions, keys), as_json)
+
+
+@app.command("seal")
+def seal(
+    max_entries: Annotated[int, typer.Option(min=1)] = 10000,
+    settle_seconds: Annotated[float, typer.Option(min=0.0)] = 2.0,
+) -> None:
+    """Seal the pending entries now (the platform's sealer does this every second)."""
+    try:
+        from lgsp.auth.keys import KeyStore
+    except ImportError as exc:  # pragma: no cover
+        raise typer.BadParameter("no key store available to sign batches") from exc
+    sessions = session_factory()
+    store = KeyStore(sessions, settings())
+    store.ensure_active_key()
+    sealed = seal_pending(
+        sessions, store.sign_compact, max_entries=max_entries, settle_seconds=settle_seconds
+    )
+    console.print(f"sealed {sealed} entries")
+
+
+@app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, writable=True)],
+    since_batch: Annotated[int | None, typer.Option(help="first batch to export")] = None,
+    jwks: JwksOption = None,
+) -> None:
+    """Write the sealed log (JSON Lines, public keys in the header) for offline verification."""
+    sessions = session_factory()
+    keys = _read_jwks(jwks) if jwks else _platform_jwks(sessions)
+    batches, entries = export_log(sessions, file, jwks=keys, since_batch=since_batch)
+    console.print(f"exported {batches} batches, {entries} entries to {file}")
+
+
+@app.command("verify-export")
+def verify_export_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    jwks: Annotated[
+        Path | None,
+        typer.Option("--jwks", help="trusted JWK Set; default: the keys in the file's header"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify an export with nothing but the file (and optionally keys you trust)."""
+    _finish(verify_export(file, jwks=_read_jwks(jwks) if jwks else None), as_json)
+
+
+def _entry_view(entry: LogEntry, unmask: bool) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": format_at(entry.at),
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "agency": entry.agency,
+        "message_id": entry.message_id,
+        "correlation_key": entry.correlation_key,
+        "detail": entry.detail if unmask else mask_payload(entry.detail),
+        "body_sha256": entry.body_sha256,
+        "batch_id": entry.batch_id,
+    }
+
+
+@app.command("show")
+def show(
+    message_id: Annotated[str | None, typer.Option("--message-id")] = None,
+    correlation: Annotated[
+        str | None, typer.Option("--correlation", help="correlation key (dossier code)")
+    ] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    agency: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    after_id: Annotated[int | None, typer.Option(help="continue after this entry id")] = None,
+    oldest_first: Annotated[bool, typer.Option("--oldest-first")] = False,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="show personal data (this is itself logged)")
+    ] = False,
+    actor: Annotated[
+        str | None, typer.Option(help="who is asking (default: the OS user); logged on --unmask")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Log entries, newest first; personal identifiers are masked unless --unmask."""
+    sessions = session_factory()
+    filters: dict[str, Any] = {
+        "message_id": message_id,
+        "correlation_key": correlation,
+        "kind": kind,
+        "agency": agency,
+        "after_id": after_id,
+    }
+    with sessions() as session:
+        entries = repository.search(
+            session,
+            message_id=message_id,
+            correlation_key=correlation,
+            kind=kind,
+            agency=agency,
+            after_id=after_id,
+            limit=limit,
+            newest_first=not oldest_first,
+        )
+        views = [_entry_view(e, unmask) for e in entries]
+    if unmask:
+        # Logged and committed before anything unmasked is shown.
+        with transaction(sessions) as session:
+            log_append(
+                session,
+                "audit.unmask",
+                actor=actor or getpass.getuser(),
+                detail={
+                    "via": "cli",
+                    "filters": {k: v for k, v in filters.items() if v is not None},
+                    "entry_ids": [v["id"] for v in views],
+                },
+            )
+    if as_json:
+        print_json(views)
+        return
+    if not views:
+        console.print("no matching entries")
+    for v in views:
+        head = (
+            f"{v['at']} {v['kind']} actor={v['actor']} agency={v['agency']} "
+            f"message={v['message_id']} correlation={v['correlation_key']} batch={v['batch_id']}"
+        )
+        console.print(f"[bold]{v['id']}[/bold] {escape(head)}", highlight=False)
+        console.print("  " + jsonutil.dumps_str(v["detail"]), highlight=False, markup=False)
