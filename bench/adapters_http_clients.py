@@ -128,7 +128,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} nproc={os.cpu_count()} python={platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} nproc={os.cpu_count()} python={platform.python_version()}"
+    )
     print(
         f"httpx {httpx.__version__}, urllib3 {urllib3.__version__}, requests {requests.__version__}"
     )

@@ -39,6 +39,7 @@ def create_app(
         platform = Platform.build(settings)
         platform.start()
         app.state.platform = platform
+        app.state.directory = platform.directory
         if settings.run_workers_inprocess:
             start_delivery(platform)
         elif settings.relay_in_api:

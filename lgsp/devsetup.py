@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -19,14 +18,15 @@ from lgsp.registry.models import Agency
 from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.dev")
-DEMO_CLIENTS_FILE = Path(".var/demo-clients.json")
+DEMO_CLIENTS = "demo-clients.json"
 AGENCY_SCOPES = ["messages:send", "messages:read", "inbox:read", "services:call",
                  "schemas:validate"]
 
 
-def ensure_demo_clients(settings: Settings, path: Path = DEMO_CLIENTS_FILE) -> dict[str, Any]:
+def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
     """One client per agency (``demo-<code>``) and an administrator (``demo-admin``); secrets
-    are kept in ``path`` so the demo and a second terminal can use them."""
+    are kept in ``<var_dir>/demo-clients.json`` so the demo and a second terminal can use them."""
+    path = settings.var_dir / DEMO_CLIENTS
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
     known: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
@@ -71,7 +71,7 @@ def prepare(settings: Settings, *, simulators: bool = True) -> Any:
         apply_config(session, load_config(settings.config_dir))
     engine.dispose()
     clients = ensure_demo_clients(settings)
-    log.info("demo clients (secrets in %s): %s", DEMO_CLIENTS_FILE, ", ".join(sorted(clients)))
+    log.info("demo clients (secrets in %s): %s", settings.var_dir / DEMO_CLIENTS, ", ".join(sorted(clients)))
     if not simulators:
         return None
     from adapters.simulators import run_simulators

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # lost by the broker (or dead-lettered there) is never stuck; the copies are deduplicated.
     amqp_republish_seconds: float = Field(default=900.0, gt=0)
     config_dir: Path = PROJECT_ROOT / "config"
+    # Local state of `lgsp dev`: the demo clients' secrets.
+    var_dir: Path = Path(".var")
     schemas_dir: Path = PROJECT_ROOT / "schemas"
 
     # Encrypts private signing keys at rest and keys other derived secrets.

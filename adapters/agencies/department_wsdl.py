@@ -4,8 +4,9 @@ Two operations:
 
 ``NhanHoSo`` (receive a dossier)
     The dossier's fields are the operation's parameters, so the generic SOAP adapter maps a
-    ``dossier`` payload's top-level keys onto them; MessageId, MessageType, Sender and
-    CorrelationId come from the envelope (its ``envelope_params`` setting).
+    ``dossier`` payload's top-level keys onto them; MessageId (required: the department
+    deduplicates on it), MessageType, Sender and CorrelationId come from the envelope (the
+    adapter's ``envelope_params`` setting).
 ``NhanThongDiep`` (receive any message)
     MessageId, MessageType, Sender, CorrelationId and Payload, the message body as JSON text.
 
@@ -89,7 +90,7 @@ def _types() -> str:
         for type_name, fields in DOSSIER_ARRAYS.values()
     )
     dossier = "".join(
-        [_element(f) for f in ENVELOPE_FIELDS]
+        [_element(f, optional=f != "MessageId") for f in ENVELOPE_FIELDS]
         + [_element(f, optional=f not in DOSSIER_REQUIRED) for f in DOSSIER_SCALARS]
         + [_element(n, f"tns:{t}", many=True) for n, (t, _) in DOSSIER_ARRAYS.items()]
     )

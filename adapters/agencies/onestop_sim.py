@@ -1,8 +1,9 @@
 """The one-stop office's dossier system (một cửa điện tử) of the sample province, as a REST
 service the platform pushes messages to.
 
-    POST /lgsp/messages      JSON body; headers X-LGSP-Message-Id, X-LGSP-Message-Type,
-                             X-LGSP-Sender (required), X-LGSP-Correlation-Id, Idempotency-Key
+    POST /lgsp/messages      (also POST /) JSON body; headers X-LGSP-Message-Id,
+                             X-LGSP-Message-Type, X-LGSP-Sender (required),
+                             X-LGSP-Correlation-Id, Idempotency-Key
                              -> 200 {"status": "received" | "duplicate", "message_id", "receipt"}
                              400 missing header / body not a JSON object, 401 bad token (when
                              the app was made with one), 415 not JSON, 503/500/422 when told to
@@ -158,6 +159,8 @@ def create_app(state: OneStopState | None = None, *, token: str | None = None) -
     app = Starlette(
         routes=[
             Route("/lgsp/messages", receive, methods=["POST"]),
+            # The sample config's endpoint URL has no path: take pushes at the root too.
+            Route("/", receive, methods=["POST"]),
             Route("/_sim/messages", list_messages, methods=["GET"]),
             Route("/_sim/messages/{message_id}", get_message, methods=["GET"]),
             Route("/_sim/control", control, methods=["GET", "POST"]),

@@ -65,9 +65,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+WRITE = {"lgsp_write": True}
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Write transactions (see `transaction`) take the write lock at BEGIN, so two writers never
+    # fail upgrading a read lock; read-only sessions begin deferred and never wait for writers
+    # (WAL gives them a snapshot).
+    if conn.get_execution_options().get("lgsp_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
@@ -103,9 +111,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session committed on success and rolled back on any error."""
+    """A write transaction: committed on success, rolled back on any error. On SQLite it holds
+    the database's write lock from its first statement; read-only work should use a plain
+    session instead."""
     session = factory()
     try:
+        session.connection(execution_options=WRITE)
         yield session
         session.commit()
     except BaseException:

@@ -105,7 +105,7 @@ _PHONE_KEYS = frozenset(
 )
 _EMAIL_KEYS = frozenset({"email", "senderemail", "receiveremail", "thudientu"})
 
-_DIGIT_RUN = re.compile(r"\d{4,}")
+_LIST_SEPARATOR = re.compile(r"([,;|])")
 _EMAIL = re.compile(r"^([^@\s])[^@\s]*@([^@\s]+\.[^@\s]+)$")
 # A CCCD or a mobile number standing on its own inside free text.
 _FREE_TEXT_ID = re.compile(r"(?<![\d.\-/])(?:\d{12}|(?:\+?84|0)[35789]\d{8})(?![\d.\-/])")
@@ -132,8 +132,25 @@ def mask_name(value: str) -> str:
 
 
 def mask_digits(value: str) -> str:
-    """Every run of 4+ digits keeps its last 3: ``+84912345678`` -> ``+*********678``."""
-    return _DIGIT_RUN.sub(lambda m: "*" * (len(m.group(0)) - 3) + m.group(0)[-3:], value)
+    """In each comma/semicolon-separated item with 4+ digits, every digit but the last 3 is
+    hidden, separators kept: ``+84912345678`` -> ``+********678``,
+    ``0912 345 678`` -> ``**** *** 678``."""
+    return "".join(_mask_item(part) for part in _LIST_SEPARATOR.split(value))
+
+
+def _mask_item(item: str) -> str:
+    digits = sum(c.isdigit() for c in item)
+    if digits < 4:
+        return item
+    hide = digits - 3
+    out = []
+    for c in item:
+        if c.isdigit() and hide:
+            out.append("*")
+            hide -= 1
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def mask_email(value: str) -> str:

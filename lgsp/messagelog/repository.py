@@ -43,6 +43,38 @@ _cursor_names = itertools.count(1)
 # ---- admin search ---------------------------------------------------------------------------
 
 
+def search_statement(
+    *,
+    message_id: str | None = None,
+    correlation_key: str | None = None,
+    kind: str | None = None,
+    agency: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+    newest_first: bool = True,
+) -> Select[LogEntry]:
+    """The query behind :func:`search` (separate so its plan can be inspected)."""
+    stmt = select(LogEntry)
+    if message_id is not None:
+        stmt = stmt.where(LogEntry.message_id == message_id)
+    if correlation_key is not None:
+        stmt = stmt.where(LogEntry.correlation_key == correlation_key)
+    if kind is not None:
+        stmt = stmt.where(LogEntry.kind == kind)
+    if agency is not None:
+        stmt = stmt.where(LogEntry.agency == agency)
+    if since is not None:
+        stmt = stmt.where(LogEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(LogEntry.at < until)
+    if after_id is not None:
+        stmt = stmt.where(LogEntry.id < after_id if newest_first else LogEntry.id > after_id)
+    stmt = stmt.order_by(LogEntry.id.desc() if newest_first else LogEntry.id.asc())
+    return stmt.limit(max(1, min(limit, 10_000)))
+
+
 def search(
     session: Session,
     *,
@@ -60,25 +92,21 @@ def search(
 
     Pass the last id of a page as ``after_id`` to get the next page (older ids when
     ``newest_first``, newer otherwise). A lookup by ``correlation_key`` or ``message_id`` is one
-    range scan of the (key, id) index, whatever the size of the log.
+    range scan of the (key, id) index, whatever the size of the log; ``limit`` is capped at
+    10,000.
     """
-    stmt = select(LogEntry)
-    if message_id is not None:
-        stmt = stmt.where(LogEntry.message_id == message_id)
-    if correlation_key is not None:
-        stmt = stmt.where(LogEntry.correlation_key == correlation_key)
-    if kind is not None:
-        stmt = stmt.where(LogEntry.kind == kind)
-    if agency is not None:
-        stmt = stmt.where(LogEntry.agency == agency)
-    if since is not None:
-        stmt = stmt.where(LogEntry.at >= since)
-    if until is not None:
-        stmt = stmt.where(LogEntry.at < until)
-    if after_id is not None:
-        stmt = stmt.where(LogEntry.id < after_id if newest_first else LogEntry.id > after_id)
-    stmt = stmt.order_by(LogEntry.id.desc() if newest_first else LogEntry.id.asc())
-    return list(session.scalars(stmt.limit(max(1, min(limit, 10_000)))))
+    stmt = search_statement(
+        message_id=message_id,
+        correlation_key=correlation_key,
+        kind=kind,
+        agency=agency,
+        since=since,
+        until=until,
+        after_id=after_id,
+        limit=limit,
+        newest_first=newest_first,
+    )
+    return list(session.scalars(stmt))
 
 
 # ---- row streams ----------------------------------------------------------------------------

@@ -146,10 +146,28 @@ def _walk(
     prev_batch_id = 0
     for batch in batches:
         _check_head(batch, keys, prev_hash, sealed_to, prev_batch_id)
-        bid = batch.id
-        hashes = batch.entry_hashes
-        offset = 0
-        verified = 0
+        current = _check_entries(batch, current, entries, report)
+        prev_hash, sealed_to, prev_batch_id = batch.hash, batch.last_entry_id, batch.id
+        report.batches += 1
+        report.head_batch_id, report.head_hash = batch.id, batch.hash
+    while current is not None:
+        _stray(current, sealed_to=sealed_to)
+        report.unsealed += 1
+        current = next(entries, None)
+
+
+def _check_entries(
+    batch: BatchRow,
+    current: EntryDigest | None,
+    entries: Iterator[EntryDigest],
+    report: VerifyReport,
+) -> EntryDigest | None:
+    """Match the batch's signed digests with the entries, in id order; return the first entry
+    after the batch."""
+    bid = batch.id
+    hashes = batch.entry_hashes
+    offset = verified = 0
+    try:
         for expected in expected_ids(batch.first_entry_id, batch.last_entry_id, batch.skipped_ids):
             while current is not None and current[0] < expected:
                 _stray(current, sealed_to=batch.last_entry_id)
@@ -168,21 +186,16 @@ def _walk(
                 )
             if current[2] != hashes[offset : offset + DIGEST_SIZE]:
                 raise _Failed(
-                    f"entry {expected} was altered after sealing (hash differs from batch {bid})",
+                    f"entry {expected} was altered after sealing (digest differs from batch {bid})",
                     entry_id=expected,
                     batch_id=bid,
                 )
             offset += DIGEST_SIZE
             verified += 1
             current = next(entries, None)
+    finally:
         report.entries += verified
-        prev_hash, sealed_to, prev_batch_id = batch.hash, batch.last_entry_id, bid
-        report.batches += 1
-        report.head_batch_id, report.head_hash = bid, batch.hash
-    while current is not None:
-        _stray(current, sealed_to=sealed_to)
-        report.unsealed += 1
-        current = next(entries, None)
+    return current
 
 
 def _stray(entry: EntryDigest, *, sealed_to: int) -> None:

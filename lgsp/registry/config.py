@@ -39,11 +39,13 @@ from lgsp.registry.config_schema import (
     NAME,
     SCOPES,
     AgencyConfig,
+    AnyName,
     ClientConfig,
     ConfigError,
     ConfigProblem,
     EndpointConfig,
     GrantConfig,
+    GrantRow,
     KeyPath,
     MessageTypeConfig,
     ProvinceConfig,
@@ -64,6 +66,7 @@ __all__ = [
     "ConfigProblem",
     "EndpointConfig",
     "GrantConfig",
+    "GrantRow",
     "MessageTypeConfig",
     "ProvinceConfig",
     "ProvinceInfo",
@@ -71,6 +74,7 @@ __all__ = [
     "ServiceConfig",
     "apply_config",
     "check_config",
+    "expand_env",
     "load_config",
 ]
 
@@ -283,6 +287,7 @@ def _read_files(directory: Path, reader: _Reader) -> tuple[dict[str, Any], dict[
 
 def _read_all(directory: Path, reader: _Reader) -> RawConfig:
     data, missing_secrets = _read_files(directory, reader)
+    unreadable = {file for file, sections in data.items() if sections is None}
     s = _Sections(reader, data)
 
     province = None
@@ -322,11 +327,14 @@ def _read_all(directory: Path, reader: _Reader) -> RawConfig:
         },
         # Names declared anywhere, even in a broken entry, so that a broken entry is reported
         # once and not again by everything that refers to it.
-        agency_codes={str(a.get("code")) for a in raw_agencies if isinstance(a, dict)},
-        type_names=set(raw_types),
-        service_keys={
-            f"{e.get('provider')}/{e.get('name')}" for e in raw_services if isinstance(e, dict)
-        },
+        agency_codes=AnyName()
+        if "agencies.yaml" in unreadable
+        else {str(a.get("code")) for a in raw_agencies if isinstance(a, dict)},
+        type_names=AnyName() if "message-types.yaml" in unreadable else set(raw_types),
+        service_keys=AnyName()
+        if "services.yaml" in unreadable
+        else {f"{e.get('provider')}/{e.get('name')}" for e in raw_services if isinstance(e, dict)},
+        unreadable=unreadable,
     )
 
 

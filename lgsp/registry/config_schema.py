@@ -225,6 +225,14 @@ def format_key(path: KeyPath) -> str:
     return out
 
 
+class AnyName(set[str]):
+    """Stands for the names of a file that could not be read: every reference to them passes,
+    so one syntax error is reported once, not again by everything that refers to the file."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 @dataclass
 class RawConfig:
     """What could be read, entry by entry (with each entry's index), before cross-checking."""
@@ -242,3 +250,5 @@ class RawConfig:
     agency_codes: set[str]
     type_names: set[str]
     service_keys: set[str]
+    # Files that exist but could not be read at all (syntax errors).
+    unreadable: set[str]

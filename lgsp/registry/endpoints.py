@@ -8,9 +8,11 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from lgsp.auth.deps import Authenticated
 from lgsp.kit.errors import NotFound
 from lgsp.registry.repository import AgencyInfo, Directory, DirectoryCache
 
+# Any authenticated client may read the directory; it never shows endpoint settings.
 router = APIRouter(tags=["directory"])
 
 
@@ -52,16 +54,14 @@ def _agency_out(a: AgencyInfo) -> AgencyOut:
     )
 
 
-# auth: decided by the lead (public, or any authenticated client).
 @router.get("/v1/agencies", response_model=list[AgencyOut])
-def list_agencies(request: Request) -> list[AgencyOut]:
+def list_agencies(request: Request, principal: Authenticated) -> list[AgencyOut]:
     """Every active agency on the platform, by code."""
     return [_agency_out(a) for a in _directory(request).agencies.values() if a.active]
 
 
-# auth: decided by the lead (public, or any authenticated client).
 @router.get("/v1/agencies/{code}", response_model=AgencyOut)
-def get_agency(code: str, request: Request) -> AgencyOut:
+def get_agency(code: str, request: Request, principal: Authenticated) -> AgencyOut:
     """One active agency, by its electronic identifier code."""
     agency = _directory(request).agency(code)
     if agency is None or not agency.active:
@@ -69,9 +69,8 @@ def get_agency(code: str, request: Request) -> AgencyOut:
     return _agency_out(agency)
 
 
-# auth: decided by the lead (public, or any authenticated client).
 @router.get("/v1/services", response_model=list[ServiceOut])
-def list_services(request: Request) -> list[ServiceOut]:
+def list_services(request: Request, principal: Authenticated) -> list[ServiceOut]:
     """The catalogue of synchronous services, callable at ``POST /v1/services/{provider}/{name}``
     by clients granted to."""
     directory = _directory(request)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import CursorResult, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from lgsp.exchange.models import Delivery, DeliveryState, Message
@@ -116,11 +117,12 @@ def mark_published(session: Session, ids: Sequence[int], *, now: datetime) -> No
 def unpublish_stale(session: Session, *, published_before: datetime) -> int:
     """Make open deliveries published before ``published_before`` publishable again (their broker
     message may be lost); returns how many."""
-    return session.execute(
+    result = session.execute(
         update(Delivery)
         .where(Delivery.state.in_(OPEN), Delivery.published_at < published_before)
         .values(published_at=None)
-    ).rowcount
+    )
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def open_attempts(session: Session, delivery_id: int) -> int | None:

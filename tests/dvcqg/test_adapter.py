@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from adapters.base import (
 )
 from adapters.dvcqg import DvcqgAdapter
 from adapters.dvcqg.simulator import PortalState
+from lgsp.validation.registry import SchemaRegistry
 from tests.dvcqg.conftest import AdapterFactory, envelope, services_called
 from tests.dvcqg.samples import sample_dossier, sample_status
 
@@ -302,3 +304,24 @@ def test_registry_builds_it_and_refuses_bad_settings(
             agency_code="DVCQG",
             timeout=5,
         )
+
+
+def test_older_update_in_the_same_stage_is_decided_by_time(
+    adapter: DvcqgAdapter, portal: PortalState
+) -> None:
+    # 4 and 5 are the same stage, so only the processing time tells which one is newer.
+    adapter.deliver(envelope("dossier", sample_dossier(MA)))
+    adapter.deliver(envelope("dossier-status", sample_status(MA, 5, at(2))))
+    adapter.deliver(envelope("dossier-status", sample_status(MA, 4, at(1))))  # retried late
+
+    assert current_status(portal) == "5"
+    assert sorted(statuses(portal)) == [("4", "20261126083100"), ("5", "20261126083200")]
+    assert services_called(portal).count("DongBoHoSoMC") == 2  # create, then 5 only
+
+
+def test_samples_are_valid_platform_messages() -> None:
+    schemas = SchemaRegistry(Path(__file__).resolve().parents[2] / "schemas")
+    assert schemas.errors(schemas.latest("dossier"), sample_dossier(MA)) == []
+    for status in range(1, 11):
+        update = sample_status(MA, status, at(status))
+        assert schemas.errors(schemas.latest("dossier-status"), update) == [], status

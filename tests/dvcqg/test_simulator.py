@@ -16,6 +16,16 @@ MA = "000.00.12.H56-261126-0002"
 HEADERS = {"dstcode": DEFAULT_AGENCY}
 
 
+# One client for the module: a fresh httpx.Client per request rebuilds its TLS context each time.
+http_ = httpx.Client(timeout=10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_http() -> Iterator[None]:
+    yield
+    http_.close()
+
+
 @pytest.fixture
 def http(portal_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=portal_url, headers=HEADERS, timeout=10) as client:
@@ -155,13 +165,13 @@ def test_history_is_checked_and_kept_in_order(
     reply = call(http, session, "CapNhatTienDoHoSoMC", data=[entry, second])
     assert reply["error_code"] == 0
 
-    view = httpx.get(f"{portal_url}/_sim/dossiers/{MA}").json()
+    view = http_.get(f"{portal_url}/_sim/dossiers/{MA}").json()
     assert [h["TrangThai"] for h in view["QuaTrinhXuLy"]] == ["2", "4"]
-    listing = httpx.get(f"{portal_url}/_sim/dossiers").json()
+    listing = http_.get(f"{portal_url}/_sim/dossiers").json()
     assert listing == [
         {"MaHoSo": MA, "MaTTHC": "1.004227", "TrangThaiHoSo": "2", "history_entries": 2}
     ]
-    assert httpx.get(f"{portal_url}/_sim/dossiers/nope").status_code == 404
+    assert http_.get(f"{portal_url}/_sim/dossiers/nope").status_code == 404
 
 
 def test_catalogue_services(http: httpx.Client, session: str) -> None:
@@ -173,7 +183,7 @@ def test_catalogue_services(http: httpx.Client, session: str) -> None:
 
 
 def test_control_endpoint_drives_faults(http: httpx.Client, portal_url: str, session: str) -> None:
-    control = httpx.post(
+    control = http_.post(
         f"{portal_url}/_sim/control", json={"fail_next": 2, "fail_kind": "error_code"}
     )
     assert control.json()["fail_next"] == 2
@@ -181,15 +191,15 @@ def test_control_endpoint_drives_faults(http: httpx.Client, portal_url: str, ses
     assert call(http, session, "LayDanhMucCoQuan")["error_code"] == -9
     assert call(http, session, "LayDanhMucCoQuan")["error_code"] == 0
 
-    httpx.post(f"{portal_url}/_sim/control", json={"fail_next": 1})
+    http_.post(f"{portal_url}/_sim/control", json={"fail_next": 1})
     assert http.post("/integration", json={"service": "x"}).status_code == 500
 
-    httpx.post(f"{portal_url}/_sim/control", json={"fail_for": 3600})
+    http_.post(f"{portal_url}/_sim/control", json={"fail_for": 3600})
     assert http.post("/auth", json={}).status_code == 503
-    httpx.post(f"{portal_url}/_sim/control", json={"reset": True, "expire_sessions": True})
+    http_.post(f"{portal_url}/_sim/control", json={"reset": True, "expire_sessions": True})
     assert call(http, session, "LayDanhMucCoQuan")["error_code"] == -1
 
-    bad = httpx.post(f"{portal_url}/_sim/control", json={"fail_nxt": 1})
+    bad = http_.post(f"{portal_url}/_sim/control", json={"fail_nxt": 1})
     assert bad.status_code == 400
-    calls = httpx.get(f"{portal_url}/_sim/calls").json()
+    calls = http_.get(f"{portal_url}/_sim/calls").json()
     assert {c["fault"] for c in calls} >= {"error_code", "http500", "http503"}

@@ -112,14 +112,23 @@ ROUTES = [
     # Deliberately not in name order: the result must not depend on input order.
     RouteInfo("dossier-to-portal", "dossier", None, PORTAL, None, True),
     RouteInfo("dossier-to-tnmt", "dossier", None, TNMT, LAND, False),
-    RouteInfo("dossier-to-justice", "dossier", None, JUSTICE, {"pointer": "/MaTTHC", "prefix": "2."}, False),
+    RouteInfo(
+        "dossier-to-justice",
+        "dossier",
+        None,
+        JUSTICE,
+        {"pointer": "/MaTTHC", "prefix": "2."},
+        False,
+    ),
     RouteInfo("dossier-tnmt-again", "dossier", None, TNMT, LAND, True),
     RouteInfo("commune-only", "dossier", COMMUNE, JUSTICE, None, False),
     RouteInfo("status-to-portal", "dossier-status", None, PORTAL, None, True),
 ]
 
 
-def recipients(type_: str, sender: str, to: str | None, payload: Any, routes: Any = None) -> list[str]:
+def recipients(
+    type_: str, sender: str, to: str | None, payload: Any, routes: Any = None
+) -> list[str]:
     return resolve_recipients(
         ROUTES if routes is None else routes,
         message_type=type_,

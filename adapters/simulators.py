@@ -1,0 +1,137 @@
+"""The simulated external systems ``lgsp dev`` starts beside the platform, and a runner that
+serves them on loopback ports in background threads.
+
+    name        app factory                                   default port
+    dvcqg       adapters.dvcqg.simulator:create_app           8181  national public service portal
+    onestop     adapters.agencies.onestop_sim:create_app      8182  one-stop office (REST)
+    department  adapters.agencies.department_sim:create_app   8189  processing department (SOAP)
+
+The sample province's config (config/agencies.yaml) also points at 8183 (land registry SOAP),
+8184-8188 (justice department, IOC, VNPost, SMS, PayGov); the department keeps clear of them.
+
+Each simulator has simulator-only ``/_sim/...`` endpoints to look at what it received and to make
+it fail (see each module's docstring).
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+SIMULATORS: dict[str, tuple[str, int]] = {
+    "dvcqg": ("adapters.dvcqg.simulator:create_app", 8181),
+    "onestop": ("adapters.agencies.onestop_sim:create_app", 8182),
+    "department": ("adapters.agencies.department_sim:create_app", 8189),
+}
+
+
+def load_app(name: str) -> Any:
+    """A fresh app of the simulator ``name``."""
+    try:
+        target = SIMULATORS[name][0]
+    except KeyError:
+        raise ValueError(f"unknown simulator {name!r}; one of {sorted(SIMULATORS)}") from None
+    module_name, _, factory = target.partition(":")
+    return getattr(importlib.import_module(module_name), factory)()
+
+
+class _ThreadServer(uvicorn.Server):
+    # Signal handlers belong to the main thread.
+    def install_signal_handlers(self) -> None:
+        return None
+
+
+@dataclass
+class RunningSimulators:
+    """Handle on started simulators: their base URLs and apps (``app.state`` holds each
+    simulator's state object)."""
+
+    urls: dict[str, str] = field(default_factory=dict)
+    apps: dict[str, Any] = field(default_factory=dict)
+    _servers: list[tuple[_ThreadServer, threading.Thread, socket.socket]] = field(
+        default_factory=list
+    )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for server, _, _ in self._servers:
+            server.should_exit = True
+        for _, thread, sock in self._servers:
+            thread.join(timeout)
+            sock.close()
+        self._servers.clear()
+
+    def __enter__(self) -> RunningSimulators:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def run_simulators(
+    host: str = "127.0.0.1",
+    ports: Mapping[str, int] | None = None,
+    *,
+    only: Iterable[str] | None = None,
+    startup_timeout: float = 10.0,
+) -> RunningSimulators:
+    """Start simulators (all, or ``only`` these) with uvicorn in daemon threads, quietly.
+    ``ports`` overrides default ports by name; port 0 picks a free one (see ``.urls``)."""
+    chosen = list(only) if only is not None else list(SIMULATORS)
+    overrides = dict(ports or {})
+    unknown = (set(chosen) | set(overrides)) - set(SIMULATORS)
+    if unknown:
+        raise ValueError(f"unknown simulators {sorted(unknown)}; one of {sorted(SIMULATORS)}")
+    handle = RunningSimulators()
+    try:
+        for name in chosen:
+            app = load_app(name)
+            port = overrides.get(name, SIMULATORS[name][1])
+            config = uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+            )
+            # Bound here, so a taken port is an error in the caller, not in the server thread.
+            sock = _listening_socket(host, port, name)
+            server = _ThreadServer(config)
+            thread = threading.Thread(
+                target=server.run, kwargs={"sockets": [sock]}, name=f"sim-{name}", daemon=True
+            )
+            handle._servers.append((server, thread, sock))
+            thread.start()
+            deadline = time.monotonic() + startup_timeout
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"simulator {name!r} did not start on {host}:{port}")
+                time.sleep(0.01)
+            bound = server.servers[0].sockets[0].getsockname()[1]
+            handle.urls[name] = f"http://{host}:{bound}"
+            handle.apps[name] = app
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+def _listening_socket(host: str, port: int, name: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RuntimeError(f"simulator {name!r} cannot listen on {host}:{port}: {exc}") from exc
+    return sock

@@ -1,0 +1,192 @@
+"""The amqp transport against the real RabbitMQ: relay with publisher confirms, consumers with
+manual acks, retries scheduled by the outbox, ordering per correlation key, graceful stop and
+the dead-letter exchange."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pika
+import pytest
+
+from adapters.memory import store
+from lgsp.exchange.models import DeliveryState
+from lgsp.relay.amqp import AmqpTransport
+from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing
+from lgsp.relay.amqp_topology import Topology
+from tests.relay.conftest import Broker, RelayWorld
+
+pytestmark = pytest.mark.rabbitmq
+
+DELIVERED = DeliveryState.DELIVERED.value
+
+
+def start_amqp(world: RelayWorld, *, relay: bool = True, consume: bool = True) -> AmqpTransport:
+    transport = AmqpTransport(world.platform, world.processor())
+    world.on_teardown(transport.stop)
+    transport.start(relay=relay, consume=consume)
+    return transport
+
+
+def in_chain_order(received: list[str], sent: list[str]) -> bool:
+    position = {message_id: index for index, message_id in enumerate(received)}
+    return [position[m] for m in sent] == sorted(position[m] for m in sent)
+
+
+@pytest.mark.slow
+def test_a_thousand_messages_reach_their_recipients_once(
+    amqp_world: Callable[..., RelayWorld], database_url: str
+) -> None:
+    world = amqp_world(database_url)
+    recipients = [world.agency(f"A{i}") for i in range(4)]
+
+    def key(n: int) -> str | None:
+        # Half the messages form five ordered chains per recipient; the rest are independent.
+        return f"dossier-{n % 10}" if n % 2 == 0 else None
+
+    sent = {code: world.add_messages(code, 250, key=key) for code in recipients}
+    transport = start_amqp(world)
+    world.wait_all_final()
+
+    assert world.states() == Counter({DELIVERED: 1000})
+    for code in recipients:
+        received = store.received_ids(code)
+        assert sorted(received) == sorted(sent[code])
+        for chain in range(0, 10, 2):
+            assert in_chain_order(received, sent[code][chain::10])
+    assert all(d.published_at is None and d.attempts == 1 for d in world.deliveries())
+    # Confirms were awaited for a whole batch at once, not one round trip per message.
+    assert transport.publisher is not None
+    assert transport.publisher.stats.max_in_flight >= 100
+
+
+def test_publisher_has_a_batch_in_flight_and_reports_only_confirmed(broker: Broker) -> None:
+    topology = Topology(broker.prefix)
+    publisher = ConfirmingPublisher(pika.URLParameters(broker.url), topology)
+    publisher.start()
+    try:
+        assert publisher.wait_ready(15)
+        batch = [Outgoing(i, f"m-{i}", "R1", None, 1) for i in range(1, 301)]
+        confirmed = publisher.publish(batch, timeout=30)
+        assert sorted(confirmed) == list(range(1, 301))
+        assert publisher.stats.max_in_flight == 300
+        assert broker.message_count(topology.queue("R1")) == 300
+        assert publisher.publish([], timeout=1) == []
+    finally:
+        publisher.stop()
+        broker.delete(["R1"])
+
+
+def test_unroutable_publish_is_not_reported_confirmed(broker: Broker) -> None:
+    topology = Topology(broker.prefix)
+    publisher = ConfirmingPublisher(pika.URLParameters(broker.url), topology)
+    publisher.start()
+    try:
+        assert publisher.wait_ready(15)
+        assert publisher.publish([Outgoing(1, "m-1", "R2", None, 1)], timeout=30) == [1]
+        # Someone deletes the queue behind the publisher's back: the broker returns the
+        # message, so it is not confirmed, and the next publish declares the queue again.
+        connection = broker.connection()
+        connection.channel().queue_delete(topology.queue("R2"))
+        connection.close()
+        assert publisher.publish([Outgoing(2, "m-2", "R2", None, 1)], timeout=30) == []
+        assert publisher.stats.returned == 1
+        assert publisher.publish([Outgoing(2, "m-2", "R2", None, 1)], timeout=30) == [2]
+        assert broker.message_count(topology.queue("R2")) == 1
+    finally:
+        publisher.stop()
+        broker.delete(["R2"])
+
+
+def test_retriable_failures_are_retried_until_delivered(
+    amqp_world: Callable[..., RelayWorld],
+) -> None:
+    world = amqp_world()
+    code = world.agency("RETRY", fail_first=30)
+    sent = world.add_messages(code, 100)
+    start_amqp(world)
+    world.wait_all_final()
+
+    assert world.states() == Counter({DELIVERED: 100})
+    assert sorted(store.received_ids(code)) == sorted(sent)
+    assert sum(d.attempts for d in world.deliveries()) >= 130
+
+
+def test_one_dossier_keeps_its_order_through_retries(
+    amqp_world: Callable[..., RelayWorld], database_url: str
+) -> None:
+    world = amqp_world(database_url)
+    code = world.agency("ORDER", fail_each=2)
+    sent = world.add_messages(code, 8, key=lambda _: "dossier-1")
+    start_amqp(world)
+    world.wait_all_final()
+
+    assert store.received_ids(code) == sent
+    assert [d.attempts for d in world.deliveries()] == [3] * 8
+
+
+def test_a_recipient_added_while_running_is_served(
+    amqp_world: Callable[..., RelayWorld],
+) -> None:
+    world = amqp_world()
+    world.agency("FIRST")
+    transport = start_amqp(world)
+    assert transport.consumer is not None
+    world.wait_until(lambda: transport.consumer is not None and transport.consumer.stats.connections > 0)
+    late = world.agency("LATE")
+    sent = world.add_messages(late, 20)
+    world.wait_all_final(timeout=60)
+    assert sorted(store.received_ids(late)) == sorted(sent)
+
+
+def test_stop_lets_running_deliveries_finish_and_returns_the_rest(
+    amqp_world: Callable[..., RelayWorld], broker: Broker
+) -> None:
+    world = amqp_world(worker_concurrency=4)
+    code = world.agency("SLOW")
+    store.script(code, "slow", 20, delay=0.5)
+    sent = world.add_messages(code, 20)
+    transport = start_amqp(world)
+    world.wait_until(lambda: all(d.published_at or d.attempts for d in world.deliveries()))
+    world.wait_until(lambda: store.attempts(code) >= 1)
+
+    transport.stop(timeout=30)
+
+    # Every delivery that had started finished and was recorded ...
+    started = store.attempts(code)
+    rows = world.deliveries()
+    assert sum(1 for d in rows if d.state == DELIVERED) == started
+    assert len(store.delivered(code)) == started
+    # ... and every other message went back to its queue, still open in the outbox.
+    still_open = sum(1 for d in rows if d.state != DELIVERED)
+    assert still_open > 0
+    world.wait_until(lambda: broker.message_count(f"{broker.prefix}.deliver.{code}") == still_open)
+
+    start_amqp(world)
+    world.wait_all_final()
+    assert sorted(store.received_ids(code)) == sorted(sent)
+
+
+def test_an_unreadable_message_is_dead_lettered(
+    amqp_world: Callable[..., RelayWorld], broker: Broker
+) -> None:
+    world = amqp_world()
+    code = world.agency("POISON")
+    transport = start_amqp(world, relay=False)
+    consumer = transport.consumer
+    assert consumer is not None
+    world.wait_until(lambda: consumer.stats.connections > 0)
+
+    connection = broker.connection()
+    try:
+        channel = connection.channel()
+        channel.basic_publish(f"{broker.prefix}.deliver", code, b"this is not json")
+        dead = f"{broker.prefix}.dead-letters"
+        world.wait_until(lambda: broker.message_count(dead) == 1, timeout=30)
+        _method, properties, body = channel.basic_get(dead, auto_ack=True)
+        assert body == b"this is not json"
+        assert properties.headers["x-death"][0]["queue"] == f"{broker.prefix}.deliver.{code}"
+    finally:
+        connection.close()
+    assert consumer.stats.rejected == 1
