@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lgsp import observability
+from lgsp.admin import endpoints as admin_endpoints
 from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
-from lgsp.admin import endpoints as admin_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.mediation import endpoints as mediation_endpoints

@@ -19,8 +19,13 @@ from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.dev")
 DEMO_CLIENTS = "demo-clients.json"
-AGENCY_SCOPES = ["messages:send", "messages:read", "inbox:read", "services:call",
-                 "schemas:validate"]
+AGENCY_SCOPES = [
+    "messages:send",
+    "messages:read",
+    "inbox:read",
+    "services:call",
+    "schemas:validate",
+]
 
 
 def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
@@ -48,8 +53,12 @@ def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
             _, secret = create_client(
                 session, agency, scopes, name="demo", actor="dev", client_id=client_id
             )
-            out[client_id] = {"client_id": client_id, "client_secret": secret,
-                              "agency": agency, "scope": " ".join(scopes)}
+            out[client_id] = {
+                "client_id": client_id,
+                "client_secret": secret,
+                "agency": agency,
+                "scope": " ".join(scopes),
+            }
     engine.dispose()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, ensure_ascii=False))
@@ -71,7 +80,11 @@ def prepare(settings: Settings, *, simulators: bool = True) -> Any:
         apply_config(session, load_config(settings.config_dir))
     engine.dispose()
     clients = ensure_demo_clients(settings)
-    log.info("demo clients (secrets in %s): %s", settings.var_dir / DEMO_CLIENTS, ", ".join(sorted(clients)))
+    log.info(
+        "demo clients (secrets in %s): %s",
+        settings.var_dir / DEMO_CLIENTS,
+        ", ".join(sorted(clients)),
+    )
     if not simulators:
         return None
     from adapters.simulators import run_simulators

@@ -10,9 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["operations"])
 
-MESSAGES_ACCEPTED = Counter(
-    "lgsp_messages_accepted_total", "Messages accepted", ["type"]
-)
+MESSAGES_ACCEPTED = Counter("lgsp_messages_accepted_total", "Messages accepted", ["type"])
 DELIVERY_OUTCOMES = Counter(
     "lgsp_delivery_attempts_total", "Delivery attempts by outcome", ["outcome"]
 )

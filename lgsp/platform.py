@@ -52,9 +52,7 @@ class Platform:
         schemas = SchemaRegistry(settings.schemas_dir)
         directory = DirectoryCache(sessions)
         adapters = AdapterPool(directory)
-        return cls(
-            settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters
-        )
+        return cls(settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters)
 
     def start(self) -> None:
         """Prepare for serving: the first signing key, a warm directory."""

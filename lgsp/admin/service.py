@@ -57,7 +57,7 @@ def list_dead(
     )
     if recipient:
         query = query.where(Delivery.recipient == recipient)
-    return [_view(d, m) for d, m in session.execute(query).tuples()]
+    return [_view(d, m) for d, m in session.execute(query)]
 
 
 def get_dead(session: Session, delivery_id: int) -> tuple[DeadLetter, Message] | None:

@@ -22,7 +22,9 @@ def bearer_token(request: Request) -> str:
         raise Unauthorized("an access token is required (Authorization: Bearer ...)", error="")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <token>'", error="invalid_request")
+        raise Unauthorized(
+            "the Authorization header must be 'Bearer <token>'", error="invalid_request"
+        )
     return token.strip()
 
 
@@ -57,8 +59,6 @@ MessagesSend = Annotated[Principal, Depends(require_scopes("messages:send"))]
 MessagesRead = Annotated[Principal, Depends(require_scopes("messages:read", "audit"))]
 InboxRead = Annotated[Principal, Depends(require_scopes("inbox:read"))]
 ServicesCall = Annotated[Principal, Depends(require_scopes("services:call"))]
-SchemasValidate = Annotated[
-    Principal, Depends(require_scopes("schemas:validate", "messages:send"))
-]
+SchemasValidate = Annotated[Principal, Depends(require_scopes("schemas:validate", "messages:send"))]
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 Auditor = Annotated[Principal, Depends(require_scopes("audit", "admin"))]

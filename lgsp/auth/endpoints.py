@@ -64,9 +64,7 @@ async def token_alias(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     req = await _form_request(request, "/oauth/introspect")
     server = _server(request)
-    return _respond(
-        await run_in_threadpool(server.create_endpoint_response, "introspection", req)
-    )
+    return _respond(await run_in_threadpool(server.create_endpoint_response, "introspection", req))
 
 
 @router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")

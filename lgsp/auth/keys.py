@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from joserfc import jws
-from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, KeySet, OKPKey, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,12 +33,18 @@ AnyKey = ECKey | RSAKey | OKPKey
 
 
 def _fernet(settings: Settings) -> Fernet:
-    digest = hashlib.sha256(b"lgsp-key-encryption:" + settings.secret_key.get_secret_value().encode())
+    digest = hashlib.sha256(
+        b"lgsp-key-encryption:" + settings.secret_key.get_secret_value().encode()
+    )
     return Fernet(base64.urlsafe_b64encode(digest.digest()))
 
 
+def _params(alg: str, kid: str) -> KeyParameters:
+    return {"kid": kid, "alg": alg, "use": "sig"}
+
+
 def _generate(alg: str, kid: str) -> AnyKey:
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params = _params(alg, kid)
     if alg == "ES256":
         return ECKey.generate_key("P-256", parameters=params)
     if alg == "RS256":
@@ -47,7 +53,7 @@ def _generate(alg: str, kid: str) -> AnyKey:
 
 
 def _import(pem: bytes, alg: str, kid: str) -> AnyKey:
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params = _params(alg, kid)
     if alg == "ES256":
         return ECKey.import_key(pem, parameters=params)
     if alg == "RS256":
@@ -147,7 +153,7 @@ class KeyStore:
             if row.retired_at is None:
                 pem = fernet.decrypt(row.private_key.encode())
                 active = _import(pem, row.alg, row.kid)
-        public = KeySet.import_key_set({"keys": published})  # type: ignore[arg-type]
+        public = KeySet.import_key_set({"keys": published})
         snap = _Snapshot(active, public, {"keys": published}, time.monotonic())
         with self._lock:
             self._snap = snap

@@ -212,9 +212,7 @@ class LGSPAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(_Introspection(verifier))
         self.register_endpoint(_Revocation(verifier))
 
-    def _generate_access_token(
-        self, client: Client, grant_type: str, user: Any, scope: str
-    ) -> str:
+    def _generate_access_token(self, client: Client, grant_type: str, user: Any, scope: str) -> str:
         claims = tokens.issue_claims(
             self._settings,
             client_id=client.client_id,

@@ -31,8 +31,14 @@ def create(
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
     if as_json:
-        print_json({"client_id": client.client_id, "client_secret": secret,
-                    "agency": agency_code, "scope": client.scopes})
+        print_json(
+            {
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "agency": agency_code,
+                "scope": client.scopes,
+            }
+        )
         return
     console.print(f"client_id:     {client.client_id}")
     console.print(f"client_secret: {secret}")
@@ -74,9 +80,14 @@ def list_(
     """The registered clients (never their secrets)."""
     with session_factory()() as session:
         rows = [
-            {"client_id": c.client_id, "agency": c.agency_code, "scope": c.scopes,
-             "name": c.name, "created_at": c.created_at.isoformat(),
-             "disabled": c.disabled_at is not None}
+            {
+                "client_id": c.client_id,
+                "agency": c.agency_code,
+                "scope": c.scopes,
+                "name": c.name,
+                "created_at": c.created_at.isoformat(),
+                "disabled": c.disabled_at is not None,
+            }
             for c in service.list_clients(session, agency)
         ]
     if as_json:

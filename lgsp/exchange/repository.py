@@ -22,7 +22,7 @@ def find_by_idempotency_key(session: Session, sender: str, key: str) -> Message 
 
 def deliveries_of(session: Session, message_id: str) -> Sequence[Delivery]:
     return session.scalars(
-        select(Delivery).where(Delivery.message_id == message_id).order_by(Delivery.recipient)
+        select(Delivery).where(Delivery.message_id == message_id).order_by(Delivery.id)
     ).all()
 
 
@@ -38,7 +38,7 @@ def inbox_page(
     )
     if after_id is not None:
         query = query.where(Delivery.id > after_id)
-    return [(d, m) for d, m in session.execute(query).tuples()]
+    return [(d, m) for d, m in session.execute(query)]
 
 
 def delivery_for(session: Session, message_id: str, recipient: str) -> Delivery | None:

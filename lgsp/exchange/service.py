@@ -116,8 +116,12 @@ def accept(
     payload_bytes = jsonutil.canonical(request.payload)
     request_hash = jsonutil.sha256_hex(
         jsonutil.canonical(
-            {"type": request.type, "to": request.to, "correlation_id": request.correlation_id,
-             "payload": request.payload}
+            {
+                "type": request.type,
+                "to": request.to,
+                "correlation_id": request.correlation_id,
+                "payload": request.payload,
+            }
         )
     )
     if idempotency_key is not None:
@@ -193,9 +197,7 @@ def accept(
     return AcceptResult(message, recipients, repeated=False)
 
 
-def _repeat(
-    platform: Platform, sender: str, key: str, request_hash: str
-) -> AcceptResult | None:
+def _repeat(platform: Platform, sender: str, key: str, request_hash: str) -> AcceptResult | None:
     with platform.sessions() as session:
         earlier = repository.find_by_idempotency_key(session, sender, key)
         if earlier is None:
@@ -243,8 +245,9 @@ def inbox(
         if after is not None:
             cursor = repository.delivery_for(session, after, principal.agency)
             after_id = cursor.id if cursor is not None else None
-        rows = list(repository.inbox_page(session, principal.agency, limit=limit + 1,
-                                          after_id=after_id))
+        rows = list(
+            repository.inbox_page(session, principal.agency, limit=limit + 1, after_id=after_id)
+        )
     return rows[:limit], len(rows) > limit
 
 

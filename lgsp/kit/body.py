@@ -15,7 +15,9 @@ M = TypeVar("M", bound=BaseModel)
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";")[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 async def read_json(request: Request) -> Any:
@@ -34,8 +36,13 @@ def pydantic_errors(exc: ValidationError) -> list[dict[str, Any]]:
     out = []
     for e in exc.errors():
         pointer = "/" + "/".join(str(p) for p in e["loc"])
-        out.append({"pointer": pointer if pointer != "/" else "", "message": e["msg"],
-                    "keyword": e["type"]})
+        out.append(
+            {
+                "pointer": pointer if pointer != "/" else "",
+                "message": e["msg"],
+                "keyword": e["type"],
+            }
+        )
     return out
 
 
@@ -45,7 +52,6 @@ async def read_model(request: Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = pydantic_errors(exc)
-        err = LGSPError(f"{len(errors)} error(s) in the request envelope",
-                        extra={"errors": errors})
+        err = LGSPError(f"{len(errors)} error(s) in the request envelope", extra={"errors": errors})
         err.status, err.slug, err.title = 422, "invalid-envelope", "Invalid request envelope"
         raise err from exc

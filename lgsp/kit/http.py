@@ -130,8 +130,13 @@ def install_error_handlers(app: FastAPI) -> None:
         errors: list[dict[str, Any]] = []
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ())]
-            errors.append({"pointer": "/" + "/".join(loc[1:]), "in": loc[0] if loc else "",
-                           "message": e.get("msg", "")})
+            errors.append(
+                {
+                    "pointer": "/" + "/".join(loc[1:]),
+                    "in": loc[0] if loc else "",
+                    "message": e.get("msg", ""),
+                }
+            )
         err = LGSPError("the request is not valid", extra={"errors": errors})
         err.status, err.slug, err.title = 422, "invalid-request", "Invalid request"
         return problem_response(err, request)

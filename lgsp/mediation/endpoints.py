@@ -23,7 +23,9 @@ def _mediator(request: Request) -> Mediator:
     return mediator
 
 
-async def _call(request: Request, principal: Any, provider: str, service: str, path: str) -> JSONResponse:
+async def _call(
+    request: Request, principal: Any, provider: str, service: str, path: str
+) -> JSONResponse:
     body = await request.body()
     payload = await read_json(request) if body else {}
     outcome = await run_in_threadpool(

@@ -55,9 +55,16 @@ class Mediator:
         svc = directory.service(provider, service_name)
         target = f"{provider}/{service_name}"
         if svc is None:
-            raise NotFound(f"no service {service_name!r} of provider {provider!r}; see /v1/services")
-        if not is_granted(directory.grants_for(principal.agency), agency=principal.agency,
-                          action="call", target=target, recipient=provider):
+            raise NotFound(
+                f"no service {service_name!r} of provider {provider!r}; see /v1/services"
+            )
+        if not is_granted(
+            directory.grants_for(principal.agency),
+            agency=principal.agency,
+            action="call",
+            target=target,
+            recipient=provider,
+        ):
             raise NotGranted(f"agency {principal.agency} is not granted to call {target}")
         if svc.request_schema:
             self._platform.schemas.check(svc.request_schema, payload)
@@ -98,8 +105,17 @@ class Mediator:
                     f"{target} answered with a payload that fails {svc.response_schema}",
                     extra={"errors": problems},
                 )
-        self._log(principal, provider, service_name, request_id, payload, result,
-                  error, duration_ms, None if result is not None else failure)
+        self._log(
+            principal,
+            provider,
+            service_name,
+            request_id,
+            payload,
+            result,
+            error,
+            duration_ms,
+            None if result is not None else failure,
+        )
         SERVICE_CALLS.labels(provider, "ok" if error is None else "error").inc()
         if error is not None:
             raise error
@@ -120,15 +136,19 @@ class Mediator:
     ) -> None:
         now = utcnow()
         request_bytes = jsonutil.canonical(payload)
-        captures = (result.captures if result is not None else failure.captures if failure else [])
+        captures = result.captures if result is not None else failure.captures if failure else []
         with transaction(self._platform.sessions) as session:
             log_append(
                 session,
                 "call.request",
                 actor=principal.client_id,
                 agency=principal.agency,
-                detail={"provider": provider, "service": service_name,
-                        "request_id": request_id, "size": len(request_bytes)},
+                detail={
+                    "provider": provider,
+                    "service": service_name,
+                    "request_id": request_id,
+                    "size": len(request_bytes),
+                },
                 body_sha256=jsonutil.sha256_hex(request_bytes),
                 at=now,
             )
@@ -142,13 +162,13 @@ class Mediator:
                     "provider": provider,
                     "service": service_name,
                     "request_id": request_id,
-                    "status_code": result.status_code if result is not None else (
-                        failure.status_code if failure else None),
+                    "status_code": result.status_code
+                    if result is not None
+                    else (failure.status_code if failure else None),
                     "duration_ms": duration_ms,
                     "error": error.detail if error is not None else None,
                     "captures": [
-                        {"direction": c.direction, "content_type": c.content_type,
-                         "body": c.body}
+                        {"direction": c.direction, "content_type": c.content_type, "body": c.body}
                         for c in captures
                     ],
                 },
@@ -161,10 +181,13 @@ def _to_problem(exc: AdapterError, target: str) -> LGSPError:
     if isinstance(exc, AdapterTimeout):
         return UpstreamTimeout(f"{target} did not answer in time: {exc.reason}")
     if isinstance(exc, RetriableError):
-        return UpstreamError(f"{target} failed: {exc.reason}",
-                             extra={"upstream_status": exc.status_code})
-    err = UpstreamError(f"{target} refused the call: {exc.reason}",
-                        extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply})
+        return UpstreamError(
+            f"{target} failed: {exc.reason}", extra={"upstream_status": exc.status_code}
+        )
+    err = UpstreamError(
+        f"{target} refused the call: {exc.reason}",
+        extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply},
+    )
     if exc.status_code is not None and 400 <= exc.status_code < 500:
         err.status = exc.status_code
         err.slug, err.title = "upstream-rejected", "Provider rejected the request"

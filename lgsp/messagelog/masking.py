@@ -7,8 +7,8 @@ Rules, applied to nested JSON without changing its shape:
   ``_`` or ``-``), also ``name``/``ten``/``hoten`` inside a person object (``NguoiSuDung``,
   ``reporter``, ...); every word keeps its first letter: ``Nguyễn Văn An`` -> ``N*** V*** A***``;
 - identifier and phone fields (``SoDienThoai``, ``SoGiayToChuHoSo``, ``SoDinhDanh``, ``CCCD``,
-  ``ReceiverTel``, ``MOBILELIST``, ...) keep the last 3 digits of every digit run:
-  ``079203001234`` -> ``*********234``;
+  ``ReceiverTel``, ``MOBILELIST``, ...) keep the last 3 digits of each number (a list separated
+  by ``,`` ``;`` ``|`` is masked item by item): ``079203001234`` -> ``*********234``;
 - e-mail fields, and any value that is an e-mail address, keep the first letter and the domain;
 - in every other string (free text such as ``GhiChu``), a standalone 12-digit number (CCCD) or a
   Vietnamese mobile number is masked in place; code fields (``Ma*``, ids, amounts, dates) are

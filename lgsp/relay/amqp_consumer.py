@@ -122,7 +122,8 @@ class Consumer:
                 opened = True
                 self._serve(connection)
             except pika.exceptions.AMQPError as exc:
-                log.warning("consumer connection lost: %r", exc)
+                state = "lost" if opened else "failed"
+                log.warning("consumer connection %s: %r", state, exc)
             except Exception:
                 log.exception("consumer failed")
             finally:

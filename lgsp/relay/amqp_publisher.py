@@ -216,7 +216,7 @@ class ConfirmingPublisher:
         connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_open_error(self, connection: Any, error: BaseException) -> None:
-        log.warning("publisher cannot connect to the broker: %s", error)
+        log.warning("publisher cannot connect to the broker: %r", error)
         connection.ioloop.stop()
 
     def _on_closed(self, connection: Any, reason: BaseException) -> None:

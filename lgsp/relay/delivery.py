@@ -12,9 +12,9 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from adapters.base import AdapterError, Capture, Envelope, PermanentError
@@ -39,7 +39,7 @@ def backoff_seconds(settings: Settings, attempt: int, retry_after: float | None 
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.retry_max_seconds))
-    return delay
+    return float(delay)
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,9 @@ class Outcome:
 
 
 def _captures(captures: list[Capture]) -> list[dict[str, Any]]:
-    return [{"direction": c.direction, "content_type": c.content_type, "body": c.body}
-            for c in captures]
+    return [
+        {"direction": c.direction, "content_type": c.content_type, "body": c.body} for c in captures
+    ]
 
 
 class DeliveryProcessor:
@@ -91,7 +92,7 @@ class DeliveryProcessor:
         except AdapterError as exc:
             error = exc
             status_code, reply, captures = exc.status_code, exc.reply, exc.captures
-        except Exception as exc:  # noqa: BLE001 - an adapter bug must not kill the worker
+        except Exception as exc:
             log.exception("adapter for %s raised an unexpected error", delivery.recipient)
             error = PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -151,11 +152,12 @@ class DeliveryProcessor:
                 detail["permanent"] = not error.retriable
                 values.update(state=state, finished_at=now, last_error=reason)
         with transaction(self._platform.sessions) as session:
-            changed = session.execute(
+            result = session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.state.in_(outbox.OPEN))
                 .values(**values)
-            ).rowcount
+            )
+            changed = cast(CursorResult[Any], result).rowcount
             if not changed:
                 return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
             self._log(session, kind, message, delivery, detail, now)

@@ -114,7 +114,7 @@ class EmbeddedTransport:
     def _deliver(self, delivery_id: int) -> object:
         try:
             return self._processor.process(delivery_id)
-        except Exception:  # noqa: BLE001 - e.g. the database went away while recording
+        except Exception:
             log.exception("delivery %s failed to complete; its lease will expire", delivery_id)
             return None
 
@@ -123,5 +123,3 @@ class EmbeddedTransport:
             self._in_flight.discard(future)
         self._free.release()
         self._platform.outbox_signal.set()
-
-

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, exists, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from lgsp.exchange.models import Delivery, DeliveryState, Message
@@ -19,7 +19,7 @@ from lgsp.exchange.models import Delivery, DeliveryState, Message
 OPEN = (DeliveryState.PENDING.value, DeliveryState.RETRYING.value)
 
 
-def _eligible(now: datetime) -> list[object]:
+def _eligible(now: datetime) -> list[ColumnElement[bool]]:
     earlier = aliased(Delivery)
     head_of_chain = ~exists().where(
         and_(

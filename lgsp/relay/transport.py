@@ -41,7 +41,9 @@ def transport_class(name: str) -> TransportFactory:
     except KeyError:
         close = difflib.get_close_matches(name, TRANSPORTS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown transport {name!r}{hint} (known: {', '.join(TRANSPORTS)})") from None
+        raise ValueError(
+            f"unknown transport {name!r}{hint} (known: {', '.join(TRANSPORTS)})"
+        ) from None
     module_name, _, attr = target.partition(":")
     factory: TransportFactory = getattr(importlib.import_module(module_name), attr)
     return factory

@@ -22,8 +22,9 @@ def live(database_url: str) -> Iterator[LivePlatform]:
 
 
 def cli_client(live: LivePlatform, agency: str, scope: str) -> dict[str, str]:
-    result = run_cli(live.settings, "clients", "create", agency, "--scope", scope, "--json",
-                     check=True)
+    result = run_cli(
+        live.settings, "clients", "create", agency, "--scope", scope, "--json", check=True
+    )
     created: dict[str, str] = json.loads(result.stdout)
     assert created["client_id"] and created["client_secret"]
     return created
@@ -35,7 +36,10 @@ def verify_with_pyjwt(live: LivePlatform, token: str) -> dict[str, object]:
     jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
     key = pyjwt.PyJWK(jwk)
     claims: dict[str, object] = pyjwt.decode(
-        token, key.key, algorithms=[jwk["alg"]], audience=live.settings.audience,
+        token,
+        key.key,
+        algorithms=[jwk["alg"]],
+        audience=live.settings.audience,
         issuer=live.settings.issuer,
     )
     return claims
@@ -46,8 +50,9 @@ def test_cli_client_gets_a_token_with_authlib_and_it_verifies_independently(
     live: LivePlatform, method: str
 ) -> None:
     created = cli_client(live, ONE_STOP, "messages:send messages:read")
-    with OAuth2Client(created["client_id"], created["client_secret"],
-                      token_endpoint_auth_method=method) as oauth:
+    with OAuth2Client(
+        created["client_id"], created["client_secret"], token_endpoint_auth_method=method
+    ) as oauth:
         token = oauth.fetch_token(live.url + "/oauth/token", grant_type="client_credentials")
     assert token["token_type"].lower() == "bearer"
     assert token["expires_in"] == live.settings.access_token_ttl_seconds
@@ -62,8 +67,11 @@ def test_cli_client_gets_a_token_with_authlib_and_it_verifies_independently(
 
 def test_token_alias_and_metadata(live: LivePlatform) -> None:
     created = cli_client(live, ONE_STOP, "messages:send")
-    r = httpx.post(live.url + "/token", data={"grant_type": "client_credentials"},
-                   auth=(created["client_id"], created["client_secret"]))
+    r = httpx.post(
+        live.url + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     verify_with_pyjwt(live, r.json()["access_token"])
@@ -71,37 +79,58 @@ def test_token_alias_and_metadata(live: LivePlatform) -> None:
     assert meta["issuer"] == live.settings.issuer
     assert meta["token_endpoint"] == live.url + "/oauth/token"
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post"}
+        "client_secret_basic",
+        "client_secret_post",
+    }
 
 
 def test_bad_credentials_and_scopes_are_refused(live: LivePlatform) -> None:
     created = cli_client(live, ONE_STOP, "messages:send")
     url = live.url + "/oauth/token"
-    wrong = httpx.post(url, data={"grant_type": "client_credentials"},
-                       auth=(created["client_id"], "not-the-secret"))
+    wrong = httpx.post(
+        url,
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], "not-the-secret"),
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     unknown = httpx.post(url, data={"grant_type": "client_credentials"}, auth=("nobody", "x"))
     assert unknown.status_code == 401
-    too_much = httpx.post(url, data={"grant_type": "client_credentials", "scope": "admin"},
-                          auth=(created["client_id"], created["client_secret"]))
+    too_much = httpx.post(
+        url,
+        data={"grant_type": "client_credentials", "scope": "admin"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
     assert too_much.status_code == 400 and too_much.json()["error"] == "invalid_scope"
-    grant = httpx.post(url, data={"grant_type": "password"},
-                       auth=(created["client_id"], created["client_secret"]))
+    grant = httpx.post(
+        url, data={"grant_type": "password"}, auth=(created["client_id"], created["client_secret"])
+    )
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
-    json_body = httpx.post(url, json={"grant_type": "client_credentials"},
-                           auth=(created["client_id"], created["client_secret"]))
+    json_body = httpx.post(
+        url,
+        json={"grant_type": "client_credentials"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
     assert json_body.status_code == 415
 
 
 def test_rotated_secret_replaces_the_old_one(live: LivePlatform) -> None:
     created = cli_client(live, ONE_STOP, "messages:send")
-    rotated = json.loads(run_cli(live.settings, "clients", "rotate-secret",
-                                 created["client_id"], "--json", check=True).stdout)
+    rotated = json.loads(
+        run_cli(
+            live.settings, "clients", "rotate-secret", created["client_id"], "--json", check=True
+        ).stdout
+    )
     url = live.url + "/oauth/token"
-    old = httpx.post(url, data={"grant_type": "client_credentials"},
-                     auth=(created["client_id"], created["client_secret"]))
-    new = httpx.post(url, data={"grant_type": "client_credentials"},
-                     auth=(created["client_id"], rotated["client_secret"]))
+    old = httpx.post(
+        url,
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
+    new = httpx.post(
+        url,
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], rotated["client_secret"]),
+    )
     assert old.status_code == 401
     assert new.status_code == 200
 
@@ -130,12 +159,16 @@ def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
 
 def test_revoked_token_is_refused_and_introspects_inactive(live: LivePlatform) -> None:
     client_id, secret = live.new_client(ONE_STOP, "messages:send messages:read")
-    token = httpx.post(live.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=(client_id, secret)).json()["access_token"]
+    token = httpx.post(
+        live.url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     assert httpx.get(live.url + "/v1/agencies", headers=auth).status_code == 200
-    active = httpx.post(live.url + "/oauth/introspect", data={"token": token},
-                        auth=(client_id, secret)).json()
+    active = httpx.post(
+        live.url + "/oauth/introspect", data={"token": token}, auth=(client_id, secret)
+    ).json()
     assert active["active"] is True and active["client_id"] == client_id
     r = httpx.post(live.url + "/oauth/revoke", data={"token": token}, auth=(client_id, secret))
     assert r.status_code == 200
@@ -143,16 +176,18 @@ def test_revoked_token_is_refused_and_introspects_inactive(live: LivePlatform) -
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
     assert "revoked" in refused.json()["detail"]
-    inactive = httpx.post(live.url + "/oauth/introspect", data={"token": token},
-                          auth=(client_id, secret)).json()
+    inactive = httpx.post(
+        live.url + "/oauth/introspect", data={"token": token}, auth=(client_id, secret)
+    ).json()
     assert inactive == {"active": False}
 
 
 def test_another_client_cannot_revoke_or_introspect_my_token(live: LivePlatform) -> None:
     mine = live.new_client(ONE_STOP, "messages:send")
     other = live.new_client(ONE_STOP, "messages:send")
-    token = httpx.post(live.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=mine).json()["access_token"]
+    token = httpx.post(
+        live.url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=mine
+    ).json()["access_token"]
     seen = httpx.post(live.url + "/oauth/introspect", data={"token": token}, auth=other).json()
     assert seen == {"active": False}
     httpx.post(live.url + "/oauth/revoke", data={"token": token}, auth=other)

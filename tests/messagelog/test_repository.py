@@ -99,9 +99,16 @@ def test_dossier_lookup_is_an_index_range_scan(sessions: sessionmaker[Session]) 
                     "FROM generate_series(1, 100000) g"
                 )
             )
-            session.execute(text("ANALYZE log_entries"))
         else:
-            add_entries(sessions, 0)
+            session.execute(
+                text(
+                    "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g "
+                    "WHERE n < 100000) INSERT INTO log_entries (at, kind, correlation_key, detail) "
+                    "SELECT '2026-11-26 00:00:00.000000', 'message.accepted', "
+                    "'H02-261126-' || (n % 5000), '{}' FROM g"
+                )
+            )
+        session.execute(text("ANALYZE log_entries"))
     stmt = search_statement(correlation_key="H02-261126-7", after_id=90000, limit=100)
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     with sessions() as session:

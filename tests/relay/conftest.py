@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import pika.exceptions
 import pytest
 from sqlalchemy import func, select
 
@@ -28,7 +29,7 @@ from lgsp.relay.delivery import DeliveryProcessor
 from lgsp.settings import Settings
 from tests.support.services import RABBIT_URL, require
 
-TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"  # noqa: S105
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 SENDER = "000.00.01.T00"
 
 
@@ -192,7 +193,9 @@ class Broker:
     def message_count(self, queue: str) -> int:
         connection = self.connection()
         try:
-            count: int = connection.channel().queue_declare(queue, passive=True).method.message_count
+            count: int = (
+                connection.channel().queue_declare(queue, passive=True).method.message_count
+            )
             return count
         finally:
             connection.close()

@@ -15,6 +15,7 @@ from lgsp.exchange.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing
 from lgsp.relay.amqp_topology import Topology
+from lgsp.relay.delivery import DeliveryProcessor, Outcome
 from tests.relay.conftest import Broker, RelayWorld
 
 pytestmark = pytest.mark.rabbitmq
@@ -133,7 +134,9 @@ def test_a_recipient_added_while_running_is_served(
     world.agency("FIRST")
     transport = start_amqp(world)
     assert transport.consumer is not None
-    world.wait_until(lambda: transport.consumer is not None and transport.consumer.stats.connections > 0)
+    world.wait_until(
+        lambda: transport.consumer is not None and transport.consumer.stats.connections > 0
+    )
     late = world.agency("LATE")
     sent = world.add_messages(late, 20)
     world.wait_all_final(timeout=60)
@@ -190,3 +193,55 @@ def test_an_unreadable_message_is_dead_lettered(
     finally:
         connection.close()
     assert consumer.stats.rejected == 1
+
+
+class FlakyProcessor(DeliveryProcessor):
+    """Fails like a processor whose database went away, the first ``failures`` times."""
+
+    def __init__(self, world: RelayWorld, failures: int) -> None:
+        super().__init__(world.platform, world.platform.adapters)
+        self.failures = failures
+
+    def process(self, delivery_id: int) -> Outcome:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("database unavailable (simulated)")
+        return super().process(delivery_id)
+
+
+def test_a_delivery_that_cannot_be_recorded_is_requeued_not_lost(
+    amqp_world: Callable[..., RelayWorld],
+) -> None:
+    world = amqp_world(worker_concurrency=1)
+    code = world.agency("FLAKY")
+    sent = world.add_messages(code, 3)
+    transport = AmqpTransport(world.platform, FlakyProcessor(world, failures=2))
+    world.on_teardown(transport.stop)
+    transport.start()
+    world.wait_all_final(timeout=60)
+
+    assert world.states() == Counter({DELIVERED: 3})
+    assert sorted(store.received_ids(code)) == sorted(sent)
+    assert transport.consumer is not None
+    assert transport.consumer.stats.requeued == 2
+
+
+def test_copies_from_the_republishing_sweep_are_delivered_once(
+    amqp_world: Callable[..., RelayWorld], broker: Broker
+) -> None:
+    world = amqp_world(amqp_republish_seconds=0.5)
+    code = world.agency("SWEEP")
+    sent = world.add_messages(code, 10)
+    relay = start_amqp(world, consume=False)
+    queue = f"{broker.prefix}.deliver.{code}"
+    # Nobody consumes, so the sweep takes every publish for lost and publishes it again.
+    world.wait_until(lambda: broker.message_count(queue) >= 30, timeout=60)
+    relay.stop()
+
+    consumer = start_amqp(world, relay=False)
+    world.wait_all_final(timeout=60)
+    world.wait_until(lambda: broker.message_count(queue) == 0, timeout=60)
+    assert len(store.delivered(code)) == 10  # the adapter saw no copy
+    assert sorted(store.received_ids(code)) == sorted(sent)
+    assert consumer.consumer is not None
+    assert consumer.consumer.stats.stale >= 20

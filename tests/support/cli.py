@@ -25,7 +25,9 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(settings: Settings, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings: Settings, *args: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [LGSP, *args],
         env=cli_env(settings),

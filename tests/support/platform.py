@@ -22,7 +22,7 @@ from lgsp.registry.config import apply_config, load_config
 from lgsp.settings import PROJECT_ROOT, Settings
 
 SAMPLE_CONFIG = PROJECT_ROOT / "config"
-TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"  # noqa: S105
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 
 # Agency codes of the sample province (config/agencies.yaml).
 ONE_STOP = "000.00.01.H56"
@@ -78,15 +78,19 @@ class LivePlatform:
             client, secret = create_client(session, agency, scopes.split(), name="test")
         return client.client_id, secret
 
-    def token(self, agency: str, scopes: str = "messages:send messages:read inbox:read "
-              "services:call schemas:validate") -> str:
+    def token(
+        self,
+        agency: str,
+        scopes: str = "messages:send messages:read inbox:read services:call schemas:validate",
+    ) -> str:
         key = f"{agency} {scopes}"
         if key not in self.clients:
             self.clients[key] = self.new_client(agency, scopes)
         client_id, secret = self.clients[key]
         with self.http() as http:
-            r = http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(client_id, secret))
+            r = http.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            )
         assert r.status_code == 200, r.text
         token: str = r.json()["access_token"]
         return token
