@@ -1,13 +1,19 @@
 """The simulated external systems ``lgsp dev`` starts beside the platform, and a runner that
 serves them on loopback ports in background threads.
 
-    name        app factory                                   default port
-    dvcqg       adapters.dvcqg.simulator:create_app           8181  national public service portal
-    onestop     adapters.agencies.onestop_sim:create_app      8182  one-stop office (REST)
-    department  adapters.agencies.department_sim:create_app   8189  processing department (SOAP)
+    name           app factory                                      port
+    dvcqg          adapters.dvcqg.simulator:create_app              8181  national public service portal
+    onestop        adapters.agencies.onestop_sim:create_app         8182  one-stop office (REST)
+    land-registry  adapters.agencies.land_registry_sim:create_app   8183  land registration office (SOAP)
+    justice        adapters.agencies.onestop_sim:create_app         8184  Department of Justice (REST)
+    ioc            adapters.agencies.onestop_sim:create_app         8185  operations centre (REST)
+    vnpost         adapters.agencies.onestop_sim:create_app         8186  postal service (REST)
+    sms            adapters.agencies.onestop_sim:create_app         8187  SMS gateway (REST)
+    paygov         adapters.agencies.onestop_sim:create_app         8188  payment platform (REST)
+    department     adapters.agencies.department_sim:create_app      8189  processing department (SOAP)
 
-The sample province's config (config/agencies.yaml) also points at 8183 (land registry SOAP),
-8184-8188 (justice department, IOC, VNPost, SMS, PayGov); the department keeps clear of them.
+Justice, the IOC, VNPost, the SMS gateway and PayGov are served by the generic REST receiver
+until they have adapters and simulators speaking their own wire formats.
 
 Each simulator has simulator-only ``/_sim/...`` endpoints to look at what it received and to make
 it fail (see each module's docstring).
@@ -28,6 +34,12 @@ import uvicorn
 SIMULATORS: dict[str, tuple[str, int]] = {
     "dvcqg": ("adapters.dvcqg.simulator:create_app", 8181),
     "onestop": ("adapters.agencies.onestop_sim:create_app", 8182),
+    "land-registry": ("adapters.agencies.land_registry_sim:create_app", 8183),
+    "justice": ("adapters.agencies.onestop_sim:create_app", 8184),
+    "ioc": ("adapters.agencies.onestop_sim:create_app", 8185),
+    "vnpost": ("adapters.agencies.onestop_sim:create_app", 8186),
+    "sms": ("adapters.agencies.onestop_sim:create_app", 8187),
+    "paygov": ("adapters.agencies.onestop_sim:create_app", 8188),
     "department": ("adapters.agencies.department_sim:create_app", 8189),
 }
 

@@ -18,7 +18,7 @@ from lgsp.auth import tokens
 from lgsp.exchange.models import Delivery, Message
 from lgsp.messagelog.models import LogEntry
 from tests.dvcqg.samples import sample_dossier
-from tests.support.platform import IOC, ONE_STOP, PORTAL, TNMT, LivePlatform, live_platform
+from tests.support.platform import IOC, KHDT, ONE_STOP, PORTAL, LivePlatform, live_platform
 
 MAX_BODY = 64 * 1024
 
@@ -66,21 +66,23 @@ def assert_problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 
 
 def test_accepted_dossier_is_routed_stored_and_readable(live: LivePlatform) -> None:
-    r = send(live, {"type": "dossier", "payload": dossier(), "correlation_id": "abc"})
+    # Enterprise registration: routed to Planning and Investment, which pulls its inbox.
+    r = send(live, {"type": "dossier", "payload": dossier(procedure="2.001610"),
+                    "correlation_id": "abc"})
     assert r.status_code == 202, r.text
     body = r.json()
     assert r.headers["location"] == f"/v1/messages/{body['id']}"
-    # Land procedure: Natural Resources and Environment, plus the copy to the national portal.
-    assert sorted(body["recipients"]) == sorted([TNMT, PORTAL])
+    # The department, plus the copy to the national portal.
+    assert sorted(body["recipients"]) == sorted([KHDT, PORTAL])
     assert body["correlation_key"] == f"{ONE_STOP}-261126-0001"
     assert counts(live) == (1, 2, 1)
     with live.http() as http:
         view = http.get(r.headers["location"], headers=live.auth(ONE_STOP)).json()
         assert view["sender"] == ONE_STOP and view["payload"]["MaHoSo"] == body["correlation_key"]
         states = {x["agency"]: x["state"] for x in view["recipients"]}
-        assert states == {TNMT: "inbox", PORTAL: "pending"}
+        assert states == {KHDT: "inbox", PORTAL: "pending"}
         # The recipient may read it too and finds it in its inbox.
-        tnmt = live.auth(TNMT)
+        tnmt = live.auth(KHDT)
         assert http.get(r.headers["location"], headers=tnmt).status_code == 200
         inbox_r = http.get("/v1/inbox", headers=tnmt)
         assert inbox_r.status_code == 200, inbox_r.text
@@ -278,7 +280,7 @@ def test_operational_endpoints(live: LivePlatform) -> None:
         assert {t["type"] for t in schemas["types"]} >= {"dossier", "dossier-status"}
         assert http.get("/v1/schemas/dossier").json()["$schema"].endswith("2020-12/schema")
         agencies = http.get("/v1/agencies", headers=live.auth(ONE_STOP)).json()
-        assert any(a["code"] == TNMT and a["delivery"] == "pull" for a in agencies)
+        assert any(a["code"] == KHDT and a["delivery"] == "pull" for a in agencies)
         assert all("settings" not in a for a in agencies)
         trace = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
         r = http.get("/healthz", headers={"traceparent": trace})

@@ -103,7 +103,7 @@ class RelayWorld:
     def states(self) -> Counter[str]:
         with self.platform.sessions() as session:
             rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
-            return Counter({state: count for state, count in rows})
+            return Counter({str(state): int(count) for state, count in rows.tuples()})
 
     def deliveries(self) -> list[Delivery]:
         with self.platform.sessions() as session:
@@ -191,14 +191,19 @@ class Broker:
         return pika.BlockingConnection(pika.URLParameters(self.url))
 
     def message_count(self, queue: str) -> int:
+        """Ready messages in ``queue``; 0 while it does not exist."""
         connection = self.connection()
         try:
-            count: int = (
-                connection.channel().queue_declare(queue, passive=True).method.message_count
-            )
+            declared = connection.channel().queue_declare(queue, passive=True)
+            count: int = declared.method.message_count
             return count
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == 404:
+                return 0
+            raise
         finally:
-            connection.close()
+            if connection.is_open:
+                connection.close()
 
     def delete(self, agencies: list[str]) -> None:
         names = [f"{self.prefix}.deliver.{code}" for code in agencies]
