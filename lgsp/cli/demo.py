@@ -40,8 +40,10 @@ class DemoFailed(Exception):
 
 def _credentials(path: Path, client_id: str) -> tuple[str, str]:
     if not path.exists():
-        raise DemoFailed(f"{path} not found: start the platform with `make run` first, or pass "
-                         "--office-client/--department-client as id:secret")
+        raise DemoFailed(
+            f"{path} not found: start the platform with `make run` first, or pass "
+            "--office-client/--department-client as id:secret"
+        )
     entry = json.loads(path.read_text())[client_id]
     return entry["client_id"], entry["client_secret"]
 
@@ -55,15 +57,20 @@ def _token(http: httpx.Client, client: tuple[str, str]) -> str:
 
 
 def _send(http: httpx.Client, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = http.post("/v1/messages", json=body, headers={
-        "Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(12)})
+    r = http.post(
+        "/v1/messages",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(12)},
+    )
     if r.status_code != 202:
         raise DemoFailed(f"{body['type']} refused: {r.status_code} {r.text}")
     accepted: dict[str, Any] = r.json()
     return accepted
 
 
-def _await_delivery(http: httpx.Client, token: str, message_id: str, timeout: float) -> dict[str, Any]:
+def _await_delivery(
+    http: httpx.Client, token: str, message_id: str, timeout: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     view: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -74,8 +81,10 @@ def _await_delivery(http: httpx.Client, token: str, message_id: str, timeout: fl
         if all(x["state"] in FINAL for x in view["recipients"]):
             dead = [x for x in view["recipients"] if x["state"] == "dead"]
             if dead:
-                raise DemoFailed(f"message {message_id} dead-lettered at "
-                                 f"{dead[0]['agency']}: {dead[0]['last_error']}")
+                raise DemoFailed(
+                    f"message {message_id} dead-lettered at "
+                    f"{dead[0]['agency']}: {dead[0]['last_error']}"
+                )
             return view
         time.sleep(0.2)
     states = ", ".join(f"{x['agency']}={x['state']}" for x in view.get("recipients", []))
@@ -91,7 +100,9 @@ def demo(
         Path(".var/demo-clients.json")
     ),
     office_client: Annotated[str | None, typer.Option(help="id:secret of the office")] = None,
-    department_client: Annotated[str | None, typer.Option(help="id:secret of the department")] = None,
+    department_client: Annotated[
+        str | None, typer.Option(help="id:secret of the department")
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each delivery")] = 60.0,
 ) -> None:
     """Walk a dossier from submission to result through a running platform."""
@@ -109,8 +120,14 @@ def _pair(value: str | None, path: Path, default_id: str) -> tuple[str, str]:
     return _credentials(path, default_id)
 
 
-def _run(url: str, portal_sim: str, clients_file: Path, office_client: str | None,
-         department_client: str | None, timeout: float) -> None:
+def _run(
+    url: str,
+    portal_sim: str,
+    clients_file: Path,
+    office_client: str | None,
+    department_client: str | None,
+    timeout: float,
+) -> None:
     office = _pair(office_client, clients_file, f"demo-{ONE_STOP}")
     department = _pair(department_client, clients_file, f"demo-{DEPARTMENT}")
     now = datetime.now(VN)
@@ -122,9 +139,12 @@ def _run(url: str, portal_sim: str, clients_file: Path, office_client: str | Non
         console.print(f"[bold]Dossier {ma_ho_so}[/bold] (land procedure 1.004227) at {url}")
 
         dossier = sample_dossier(ma_ho_so, "1.004227")
-        dossier.update(TrangThaiHoSo="1", NgayNopHoSo=f"{now:%Y%m%d%H%M%S}",
-                       NgayTiepNhan=f"{now:%Y%m%d%H%M%S}",
-                       NgayHenTra=f"{now + timedelta(days=10):%Y%m%d}170000")
+        dossier.update(
+            TrangThaiHoSo="1",
+            NgayNopHoSo=f"{now:%Y%m%d%H%M%S}",
+            NgayTiepNhan=f"{now:%Y%m%d%H%M%S}",
+            NgayHenTra=f"{now + timedelta(days=10):%Y%m%d}170000",
+        )
         with console.status("office submits the dossier (status 1)..."):
             sent = _send(http, office_token, {"type": "dossier", "payload": dossier})
             view = _await_delivery(http, office_token, sent["id"], timeout)
@@ -136,8 +156,11 @@ def _run(url: str, portal_sim: str, clients_file: Path, office_client: str | Non
             at = now + timedelta(minutes=i)
             update = sample_status(ma_ho_so, status, at)
             with console.status(f"department reports status {status}..."):
-                sent = _send(http, department_token,
-                             {"type": "dossier-status", "to": ONE_STOP, "payload": update})
+                sent = _send(
+                    http,
+                    department_token,
+                    {"type": "dossier-status", "to": ONE_STOP, "payload": update},
+                )
                 view = _await_delivery(http, department_token, sent["id"], timeout)
             where = ", ".join(f"{x['agency']} ({x['state']})" for x in view["recipients"])
             console.print(f"  [green]✓[/green] status {status} {sent['id']} delivered to {where}")
@@ -151,7 +174,7 @@ def _run(url: str, portal_sim: str, clients_file: Path, office_client: str | Non
     history = portal.get("history") or portal.get("QuaTrinhXuLy") or []
     final = str(portal.get("TrangThaiHoSo") or portal.get("dossier", {}).get("TrangThaiHoSo"))
     seen = [str(h.get("TrangThai")) for h in history]
-    if final != "10" or seen[-len(STATUSES):] != [str(s) for s in STATUSES]:
+    if final != "10" or seen[-len(STATUSES) :] != [str(s) for s in STATUSES]:
         raise DemoFailed(f"the portal shows status {final} with history {seen}")
 
     table = Table(title="What happened", show_lines=False)
@@ -160,11 +183,15 @@ def _run(url: str, portal_sim: str, clients_file: Path, office_client: str | Non
     for row in steps:
         table.add_row(*row)
     console.print(table)
-    console.print(f"[bold green]The portal shows {ma_ho_so} at status 10 with history "
-                  f"{' → '.join(seen)}.[/bold green]")
-    console.print(f"Look: {portal_sim}/_sim/dossiers/{ma_ho_so} (portal simulator), "
-                  f"{url}/v1/messages/<id> (with a token), `lgsp log show --correlation "
-                  f"{ma_ho_so}`, `lgsp log verify`.")
+    console.print(
+        f"[bold green]The portal shows {ma_ho_so} at status 10 with history "
+        f"{' → '.join(seen)}.[/bold green]"
+    )
+    console.print(
+        f"Look: {portal_sim}/_sim/dossiers/{ma_ho_so} (portal simulator), "
+        f"{url}/v1/messages/<id> (with a token), `lgsp log show --correlation "
+        f"{ma_ho_so}`, `lgsp log verify`."
+    )
 
 
 def register(app: typer.Typer) -> None:

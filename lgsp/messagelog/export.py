@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.kit.timeutil import utcnow
@@ -34,7 +33,6 @@ from lgsp.messagelog.chain import (
     KeyResolver,
     format_at,
 )
-from lgsp.messagelog.models import LogBatch
 from lgsp.messagelog.verify import VerifyReport, check_chain, digests_of
 
 EXPORT_FORMAT = "lgsp-log-export/1"
@@ -62,16 +60,9 @@ def export_log(
         anchor_hash, anchor_last = GENESIS_HASH, 0
         first_batch = 0
         if since_batch is not None and since_batch > 1:
-            prev = list(
-                snap.stream(
-                    select(LogBatch.id, LogBatch.hash, LogBatch.last_entry_id)
-                    .where(LogBatch.id < since_batch)
-                    .order_by(LogBatch.id.desc())
-                    .limit(1)
-                )
-            )
-            if prev:
-                anchor_hash, anchor_last = prev[0][1], prev[0][2]
+            before = repository.batch_before(snap, since_batch)
+            if before is not None:
+                anchor_hash, anchor_last = before
             first_batch = since_batch
         header = {
             "t": "header",

@@ -316,6 +316,19 @@ def batches_stream(snapshot: Snapshot, *, from_id: int = 0) -> Iterator[BatchRow
     return map(to_batch, snapshot.stream(stmt))
 
 
+def batch_before(snapshot: Snapshot, batch_id: int) -> tuple[str, int] | None:
+    """(hash, last_entry_id) of the newest batch older than ``batch_id``."""
+    rows = list(
+        snapshot.stream(
+            select(LogBatch.hash, LogBatch.last_entry_id)
+            .where(LogBatch.id < batch_id)
+            .order_by(LogBatch.id.desc())
+            .limit(1)
+        )
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
 # ---- sealer queries -------------------------------------------------------------------------
 
 

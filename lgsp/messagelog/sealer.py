@@ -100,7 +100,7 @@ def _seal_one(
         taken = _sealable(rows, cursor, horizon)
         if not taken:
             return 0
-        _write_batch(session, sign, prev_hash, cursor, taken)
+        _write_batch(session, sign, prev_hash, taken)
         return len(taken)
 
 
@@ -143,16 +143,10 @@ def _horizon(session: Session, dialect: str, settle_seconds: float) -> int:
     return last_id
 
 
-def _write_batch(
-    session: Session, sign: Signer, prev_hash: str, cursor: int, taken: list[EntryRow]
-) -> None:
+def _write_batch(session: Session, sign: Signer, prev_hash: str, taken: list[EntryRow]) -> None:
     first, last = taken[0].id, taken[-1].id
     present = {row.id for row in taken}
-    skipped = (
-        [i for i in range(first, last + 1) if i not in present]
-        if (last - first + 1 != len(taken))
-        else []
-    )
+    skipped = [i for i in range(first, last + 1) if i not in present]
     digests = b"".join(row_digest(row) for row in taken)
     hash_hex = batch_hash(prev_hash, first, last, len(taken), skipped, digests)
     sealed_at = utcnow()
@@ -170,7 +164,7 @@ def _write_batch(
     )
     session.add(batch)
     session.flush()  # the batch id is part of the signed head
-    # Round-trip sealed_at through its stored precision before signing it.
+    # Microseconds, as stored: the verifier reads back exactly the text that was signed.
     payload = head_payload(
         batch.id, hash_hex, prev_hash, first, last, len(taken), format_at(sealed_at)
     )

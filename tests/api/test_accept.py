@@ -67,8 +67,9 @@ def assert_problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 
 def test_accepted_dossier_is_routed_stored_and_readable(live: LivePlatform) -> None:
     # Enterprise registration: routed to Planning and Investment, which pulls its inbox.
-    r = send(live, {"type": "dossier", "payload": dossier(procedure="2.001610"),
-                    "correlation_id": "abc"})
+    r = send(
+        live, {"type": "dossier", "payload": dossier(procedure="2.001610"), "correlation_id": "abc"}
+    )
     assert r.status_code == 202, r.text
     body = r.json()
     assert r.headers["location"] == f"/v1/messages/{body['id']}"

@@ -103,7 +103,7 @@ class RelayWorld:
     def states(self) -> Counter[str]:
         with self.platform.sessions() as session:
             rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
-            return Counter({str(state): int(count) for state, count in rows.tuples()})
+            return Counter({row[0]: row[1] for row in rows})
 
     def deliveries(self) -> list[Delivery]:
         with self.platform.sessions() as session:
