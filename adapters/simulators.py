@@ -1,16 +1,16 @@
 """The simulated external systems ``lgsp dev`` starts beside the platform, and a runner that
 serves them on loopback ports in background threads.
 
-    name           app factory                                      port
-    dvcqg          adapters.dvcqg.simulator:create_app              8181  national public service portal
-    onestop        adapters.agencies.onestop_sim:create_app         8182  one-stop office (REST)
-    land-registry  adapters.agencies.land_registry_sim:create_app   8183  land registration office (SOAP)
-    justice        adapters.agencies.onestop_sim:create_app         8184  Department of Justice (REST)
-    ioc            adapters.agencies.onestop_sim:create_app         8185  operations centre (REST)
-    vnpost         adapters.agencies.onestop_sim:create_app         8186  postal service (REST)
-    sms            adapters.agencies.onestop_sim:create_app         8187  SMS gateway (REST)
-    paygov         adapters.agencies.onestop_sim:create_app         8188  payment platform (REST)
-    department     adapters.agencies.department_sim:create_app      8189  processing department (SOAP)
+    name           port  what                                module (create_app)
+    dvcqg          8181  national public service portal      adapters.dvcqg.simulator
+    onestop        8182  one-stop office (REST)              adapters.agencies.onestop_sim
+    land-registry  8183  land registration office (SOAP)     adapters.agencies.land_registry_sim
+    justice        8184  Department of Justice (REST)        adapters.agencies.onestop_sim
+    ioc            8185  operations centre (REST)            adapters.agencies.onestop_sim
+    vnpost         8186  postal service (REST)               adapters.agencies.onestop_sim
+    sms            8187  SMS gateway (REST)                  adapters.agencies.onestop_sim
+    paygov         8188  payment platform (REST)             adapters.agencies.onestop_sim
+    department     8189  processing department (SOAP)        adapters.agencies.department_sim
 
 Justice, the IOC, VNPost, the SMS gateway and PayGov are served by the generic REST receiver
 until they have adapters and simulators speaking their own wire formats.
