@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = 16
     relay_poll_seconds: float = 0.05
 
+    # Synchronous calls: after this many consecutive retriable failures of a provider its circuit
+    # opens and calls fail fast with 503, until one probe call after the cooldown succeeds.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+
     # Run relay, workers and sealer inside `lgsp serve` (the default for the embedded transport).
     inprocess_workers: bool | None = None
     # amqp transport: API processes relay their own outbox rows to the broker at once.

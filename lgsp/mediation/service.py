@@ -3,11 +3,12 @@ service through its adapter and answers within the call. Both legs are logged to
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import AdapterError, CallRequest, CallResult, RetriableError
+from adapters.base import AdapterError, CallRequest, CallResult, PermanentError, RetriableError
 from adapters.base import UpstreamTimeout as AdapterTimeout
 from lgsp.auth.tokens import Principal
 from lgsp.kit import jsonutil
@@ -28,6 +29,8 @@ from lgsp.observability import SERVICE_CALLS
 from lgsp.platform import Platform
 from lgsp.registry.routing import is_granted
 
+log = logging.getLogger("lgsp.mediation")
+
 
 @dataclass(frozen=True)
 class CallOutcome:
@@ -38,7 +41,11 @@ class CallOutcome:
 class Mediator:
     def __init__(self, platform: Platform, breaker: CircuitBreaker | None = None) -> None:
         self._platform = platform
-        self.breaker = breaker or CircuitBreaker()
+        settings = platform.settings
+        self.breaker = breaker or CircuitBreaker(
+            threshold=settings.breaker_threshold,
+            cooldown_seconds=settings.breaker_cooldown_seconds,
+        )
 
     def call(
         self,
@@ -86,17 +93,26 @@ class Mediator:
         started = time.perf_counter()
         error: LGSPError | None = None
         result: CallResult | None = None
+        failure: AdapterError | None = None
         try:
             adapter = self._platform.adapters.get(provider)
             result = adapter.call(request)
             self.breaker.success(provider)
-        except AdapterError as exc:
-            if exc.retriable:
+        except Exception as exc:
+            # Anything an adapter lets escape still ends the breaker's probe and is logged;
+            # otherwise a half-open circuit would wait for a probe result forever.
+            if not isinstance(exc, AdapterError):
+                log.exception("adapter for %s raised an unexpected error", provider)
+            failure = (
+                exc
+                if isinstance(exc, AdapterError)
+                else PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
+            )
+            if failure.retriable:
                 self.breaker.failure(provider)
             else:
                 self.breaker.success(provider)  # the provider answered; it is up
-            error = _to_problem(exc, target)
-            failure = exc
+            error = _to_problem(failure, target)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if result is not None and svc.response_schema and 200 <= result.status_code < 300:
             problems = self._platform.schemas.errors(svc.response_schema, result.body)
@@ -114,7 +130,7 @@ class Mediator:
             result,
             error,
             duration_ms,
-            None if result is not None else failure,
+            failure,
         )
         SERVICE_CALLS.labels(provider, "ok" if error is None else "error").inc()
         if error is not None:

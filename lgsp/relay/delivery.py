@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
-from adapters.base import AdapterError, Capture, Envelope, PermanentError
+from adapters.base import AdapterError, Capture, Envelope, PermanentError, UpstreamTimeout
 from lgsp.adapterpool import AdapterPool
 from lgsp.exchange.models import Delivery, DeliveryState, Message
 from lgsp.kit import jsonutil
@@ -38,7 +38,9 @@ def backoff_seconds(settings: Settings, attempt: int, retry_after: float | None 
     ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (attempt - 1))
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
     if retry_after is not None:
-        delay = max(delay, min(retry_after, settings.retry_max_seconds))
+        # What the recipient asked for (or a timed-out request's own duration) is a floor; an
+        # hour caps an absurd Retry-After.
+        delay = max(delay, min(retry_after, 3600.0))
     return float(delay)
 
 
@@ -136,9 +138,12 @@ class DeliveryProcessor:
             reason = error.reason
             detail["error"] = reason
             window = self._retry_window(delivery.recipient)
-            next_at = now + timedelta(
-                seconds=backoff_seconds(settings, attempt, getattr(error, "retry_after", None))
-            )
+            wait = getattr(error, "retry_after", None)
+            if isinstance(error, UpstreamTimeout):
+                # A request that timed out may still be running at the recipient; retrying
+                # before it could have finished invites the two to race.
+                wait = max(wait or 0.0, self._timeout(delivery.recipient))
+            next_at = now + timedelta(seconds=backoff_seconds(settings, attempt, wait))
             exhausted = next_at > delivery.created_at + timedelta(seconds=window)
             if error.retriable and not exhausted:
                 state, kind = DeliveryState.RETRYING, "delivery.failed"
@@ -167,6 +172,10 @@ class DeliveryProcessor:
         # The next message of this chain may be eligible now.
         self._platform.outbox_signal.set()
         return Outcome(delivery.id, state.value, reason)
+
+    def _timeout(self, agency: str) -> float:
+        endpoint = self._platform.directory.snapshot().endpoint(agency)
+        return float(endpoint.timeout_seconds) if endpoint is not None else 10.0
 
     def _retry_window(self, agency: str) -> float:
         endpoint = self._platform.directory.snapshot().endpoint(agency)
