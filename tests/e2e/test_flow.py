@@ -191,7 +191,7 @@ def test_cli_replay_after_fix(flow: Flow) -> None:
     # Not a portal refusal this time: the office's system rejects one status permanently, then
     # is fixed; the admin replays and the office gets it once.
     flow.control("onestop", fail_next=1, fail_kind="reject")
-    ma_ho_so, ids = run_status_sequence(flow, 6, [2])
+    _, ids = run_status_sequence(flow, 6, [2])
 
     def office_dead() -> Any:
         view = flow.message(TNMT, ids[1])
