@@ -182,15 +182,25 @@ class Mediator:
                     if result is not None
                     else (failure.status_code if failure else None),
                     "duration_ms": duration_ms,
-                    "error": error.detail if error is not None else None,
+                    "error": _storable(error.detail) if error is not None else None,
                     "captures": [
-                        {"direction": c.direction, "content_type": c.content_type, "body": c.body}
+                        {
+                            "direction": c.direction,
+                            "content_type": c.content_type,
+                            "body": _storable(c.body),
+                        }
                         for c in captures
                     ],
                 },
                 body_sha256=jsonutil.sha256_hex(response_bytes) if result is not None else None,
                 at=now,
             )
+
+
+def _storable(text: str | None) -> str | None:
+    """Text PostgreSQL's JSON accepts: a reply in UTF-16, decoded as UTF-8 for the capture, is
+    full of NULs, which jsonb refuses (the whole log write, and so the call, would fail)."""
+    return text.replace("\x00", "\ufffd") if text else text
 
 
 def _to_problem(exc: AdapterError, target: str) -> LGSPError:

@@ -71,7 +71,8 @@ class LivePlatform:
         return platform
 
     def http(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, **kw)
 
     def new_client(self, agency: str, scopes: str) -> tuple[str, str]:
         with transaction(self.platform.sessions) as session:
