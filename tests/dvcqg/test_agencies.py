@@ -70,10 +70,11 @@ def envelope(message_id: str, payload: dict[str, Any]) -> Envelope:
 # -- runner --------------------------------------------------------------------------------
 def test_runner_serves_every_simulator_on_its_own_port(sims: RunningSimulators) -> None:
     assert set(sims.urls) == set(SIMULATORS)
-    assert len(set(sims.urls.values())) == 3
+    assert len(set(sims.urls.values())) == len(SIMULATORS)
     assert http_.get(f"{sims.urls['dvcqg']}/_sim/dossiers").json() == []
     assert http_.get(f"{sims.urls['onestop']}/_sim/control").status_code == 200
     assert "wsdl:definitions" in http_.get(f"{sims.urls['department']}/?wsdl").text
+    assert "wsdl:definitions" in http_.get(f"{sims.urls['land-registry']}/?wsdl").text
 
 
 def test_runner_reports_a_taken_port(sims: RunningSimulators) -> None:
@@ -81,7 +82,7 @@ def test_runner_reports_a_taken_port(sims: RunningSimulators) -> None:
     with pytest.raises(RuntimeError, match="cannot listen"):
         run_simulators(ports={"onestop": taken}, only=["onestop"])
     with pytest.raises(ValueError, match="unknown simulators"):
-        run_simulators(only=["vnpost"])
+        run_simulators(only=["post-office"])
 
 
 # -- one-stop office (REST) ------------------------------------------------------------------

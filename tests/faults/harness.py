@@ -48,7 +48,8 @@ agencies:
 """,
     "message-types.yaml": """
 message_types:
-  sms-notification: {schema_id: sms-notification/1, description: "SMS", correlation_pointer: /MaHoSo}
+  sms-notification:
+    {schema_id: sms-notification/1, description: "SMS", correlation_pointer: /MaHoSo}
 """,
     "grants.yaml": """
 grants:
