@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lgsp.kit.db import transaction
@@ -33,6 +34,9 @@ class EmbeddedTransport:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._in_flight: set[Future[object]] = set()
+        # Deliveries in flight per recipient, capped by the endpoint's `concurrency`, so one
+        # slow or failing recipient cannot take every worker.
+        self._per_recipient: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def start(self, *, relay: bool = True, consume: bool = True) -> None:
@@ -61,7 +65,9 @@ class EmbeddedTransport:
         signal = self._platform.outbox_signal
         while not self._stop.is_set():
             free = self._free_slots()
-            claimed: list[int] = []
+            claimed: list[tuple[int, str]] = []
+            reserved: list[tuple[int, str]] = []
+            started = 0
             if free:
                 try:
                     with transaction(self._platform.sessions) as session:
@@ -71,14 +77,22 @@ class EmbeddedTransport:
                             now=utcnow(),
                             lease_seconds=settings.lease_seconds,
                             limit=free,
+                            exclude_recipients=self._saturated(),
                         )
+                        reserved = [(i, r) for i, r in claimed if self._reserve(r)]
+                        if len(reserved) < len(claimed):
+                            kept = {i for i, _ in reserved}
+                            excess = [i for i, _ in claimed if i not in kept]
+                            outbox.release(session, excess, self._owner)
                 except Exception as exc:  # noqa: BLE001 - database down: wait and retry
                     log.warning("cannot lease deliveries: %s", exc)
+                    self._forget(reserved)
                     self._stop.wait(1.0)
                     continue
-            for delivery_id in claimed:
-                self._submit(delivery_id)
-            if claimed and len(claimed) == free:
+                for delivery_id, recipient in reserved:
+                    self._submit(delivery_id, recipient)
+                    started += 1
+            if started and len(claimed) == free:
                 continue  # more may be waiting
             signal.wait(self._idle_wait())
             signal.clear()
@@ -103,13 +117,35 @@ class EmbeddedTransport:
             self._free.release()
         return count
 
-    def _submit(self, delivery_id: int) -> None:
+    def _capacity(self, recipient: str) -> int:
+        endpoint = self._platform.directory.snapshot().endpoint(recipient)
+        return max(1, endpoint.concurrency) if endpoint is not None else 1
+
+    def _saturated(self) -> list[str]:
+        with self._lock:
+            return [r for r, n in self._per_recipient.items() if n >= self._capacity(r)]
+
+    def _reserve(self, recipient: str) -> bool:
+        with self._lock:
+            if self._per_recipient[recipient] >= self._capacity(recipient):
+                return False
+            self._per_recipient[recipient] += 1
+            return True
+
+    def _forget(self, reserved: list[tuple[int, str]]) -> None:
+        # The claim transaction failed after reservations were made: undo them.
+        with self._lock:
+            for _, recipient in reserved:
+                if self._per_recipient[recipient] > 0:
+                    self._per_recipient[recipient] -= 1
+
+    def _submit(self, delivery_id: int, recipient: str) -> None:
         assert self._pool is not None
         self._free.acquire()
         future = self._pool.submit(self._deliver, delivery_id)
         with self._lock:
             self._in_flight.add(future)
-        future.add_done_callback(self._done)
+        future.add_done_callback(lambda f: self._done(f, recipient))
 
     def _deliver(self, delivery_id: int) -> object:
         try:
@@ -118,8 +154,11 @@ class EmbeddedTransport:
             log.exception("delivery %s failed to complete; its lease will expire", delivery_id)
             return None
 
-    def _done(self, future: Future[object]) -> None:
+    def _done(self, future: Future[object], recipient: str) -> None:
         with self._lock:
             self._in_flight.discard(future)
+            self._per_recipient[recipient] -= 1
+            if self._per_recipient[recipient] <= 0:
+                del self._per_recipient[recipient]
         self._free.release()
         self._platform.outbox_signal.set()

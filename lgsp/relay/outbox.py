@@ -7,7 +7,7 @@ rule gives per-dossier ordering on every transport while other dossiers flow in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -37,26 +37,44 @@ def _eligible(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def claim(
-    session: Session, *, owner: str, now: datetime, lease_seconds: float, limit: int
-) -> list[int]:
-    """Lease up to ``limit`` eligible deliveries to ``owner`` (the embedded transport)."""
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    exclude_recipients: Collection[str] = (),
+) -> list[tuple[int, str]]:
+    """Lease up to ``limit`` eligible deliveries to ``owner`` (the embedded transport), skipping
+    recipients that already have as many deliveries in flight as they accept."""
     query = (
-        select(Delivery.id)
+        select(Delivery.id, Delivery.recipient)
         .where(*_eligible(now))
         .where((Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
         .order_by(Delivery.id)
         .limit(limit)
     )
+    if exclude_recipients:
+        query = query.where(Delivery.recipient.not_in(list(exclude_recipients)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(session.scalars(query))
-    if ids:
+    rows = [(int(i), str(r)) for i, r in session.execute(query)]
+    if rows:
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids))
+            .where(Delivery.id.in_([i for i, _ in rows]))
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
         )
-    return ids
+    return rows
+
+
+def release(session: Session, ids: Collection[int], owner: str) -> None:
+    """Give leased rows back without an attempt (the worker took more than it could start)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(ids)), Delivery.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
 
 
 def publishable(session: Session, *, now: datetime, limit: int) -> Sequence[Delivery]:
