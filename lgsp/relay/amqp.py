@@ -6,7 +6,8 @@ The outbox stays the source of truth for state, ordering and the retry schedule:
   locked with SKIP LOCKED on PostgreSQL), publishes them to ``<prefix>.deliver`` keyed by the
   recipient's agency code, waits for the broker's confirms of the whole batch (pipelined, see
   :mod:`lgsp.relay.amqp_publisher`), and only then stamps ``published_at`` and commits. The rows
-  stay locked meanwhile, so a worker recording an outcome waits for that commit and its reset of
+  stay locked meanwhile (on SQLite: the database's write lock, for the few milliseconds the
+  confirms take), so a worker recording an outcome waits for that commit and its reset of
   ``published_at`` is never overwritten. Unconfirmed rows stay unstamped and go out again.
 - A retriable failure is rescheduled in the database by the DeliveryProcessor (``published_at``
   cleared), and the relay publishes it again when it is due: no broker delay queues, and retries

@@ -146,8 +146,8 @@ class Consumer:
         channel = connection.channel()
         channel.basic_qos(prefetch_count=self._prefetch)
         declare_blocking(channel, self._topology.base())
-        self.stats.connections += 1
         self._consume_new(channel, connection, generation)
+        self.stats.connections += 1  # counted once consuming, which tests wait for
         log.info("consumer connected; consuming %d recipient queues", len(self._consuming))
         checked = time.monotonic()
         while not self._stopping.is_set():

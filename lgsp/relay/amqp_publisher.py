@@ -137,9 +137,11 @@ class ConfirmingPublisher:
     def stop(self, timeout: float = 10.0) -> None:
         self._closing.set()
         with self._lock:
+            # Under the lock: the I/O thread cannot close this loop meanwhile.
             connection = self._connection
-        if connection is not None:
-            connection.ioloop.add_callback_threadsafe(functools.partial(self._close, connection))
+            if connection is not None:
+                callback = functools.partial(self._close, connection)
+                connection.ioloop.add_callback_threadsafe(callback)
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -4,6 +4,7 @@ a pull department. Parametrised over the transports."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.simulators import RunningSimulators, run_simulators
+from tests.support.broker import Broker
 from tests.support.platform import LivePlatform, live_platform
 from tests.support.services import RABBIT_URL, fresh_pg_database, require
 
@@ -82,10 +84,13 @@ def flow(
 ) -> Iterator[Flow]:
     database, transport = request.param
     overrides: dict[str, Any] = {"inprocess_workers": True, "config_dir": PROVINCE}
+    broker: Broker | None = None
     if transport == "amqp":
         require("rabbitmq")
+        broker = Broker(RABBIT_URL, f"lgsp-e2e-{secrets.token_hex(4)}")
         overrides["broker_url"] = RABBIT_URL
-        overrides["amqp_prefix"] = "lgsp-e2e-" + tmp_path.name[-12:].replace("_", "-")
+        overrides["amqp_prefix"] = broker.prefix
+        request.addfinalizer(lambda: broker.delete([OFFICE, TNMT, JUSTICE, KHDT, PORTAL]))
     with run_simulators(
         only=["dvcqg", "onestop", "department", "justice"],
         ports={"dvcqg": 0, "onestop": 0, "department": 0, "justice": 0},

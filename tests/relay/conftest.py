@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pika
-import pika.exceptions
 import pytest
 from sqlalchemy import func, select
 
@@ -27,6 +25,7 @@ from lgsp.platform import Platform
 from lgsp.registry.models import Agency, Endpoint
 from lgsp.relay.delivery import DeliveryProcessor
 from lgsp.settings import Settings
+from tests.support.broker import Broker
 from tests.support.services import RABBIT_URL, require
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
@@ -177,46 +176,6 @@ def relay_world(tmp_path: Path) -> Iterator[Callable[..., RelayWorld]]:
 
 
 # --- RabbitMQ -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Broker:
-    """The test's slice of the real RabbitMQ: every name starts with ``prefix``."""
-
-    url: str
-    prefix: str
-    queues: set[str] = field(default_factory=set)
-
-    def connection(self) -> Any:
-        return pika.BlockingConnection(pika.URLParameters(self.url))
-
-    def message_count(self, queue: str) -> int:
-        """Ready messages in ``queue``; 0 while it does not exist."""
-        connection = self.connection()
-        try:
-            declared = connection.channel().queue_declare(queue, passive=True)
-            count: int = declared.method.message_count
-            return count
-        except pika.exceptions.ChannelClosedByBroker as exc:
-            if exc.reply_code == 404:
-                return 0
-            raise
-        finally:
-            if connection.is_open:
-                connection.close()
-
-    def delete(self, agencies: list[str]) -> None:
-        names = [f"{self.prefix}.deliver.{code}" for code in agencies]
-        names += [f"{self.prefix}.dead-letters", *self.queues]
-        connection = self.connection()
-        try:
-            channel = connection.channel()
-            for name in names:
-                channel.queue_delete(name)
-            for exchange in (f"{self.prefix}.deliver", f"{self.prefix}.dead"):
-                channel.exchange_delete(exchange)
-        finally:
-            connection.close()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the dead-letter exchange."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -14,8 +15,9 @@ from adapters.memory import store
 from lgsp.exchange.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing
-from lgsp.relay.amqp_topology import Topology
+from lgsp.relay.amqp_topology import DELIVERY_LIMIT, Topology, declare_blocking
 from lgsp.relay.delivery import DeliveryProcessor, Outcome
+from lgsp.relay.transport import DeliveryService
 from tests.relay.conftest import Broker, RelayWorld
 
 pytestmark = pytest.mark.rabbitmq
@@ -245,3 +247,49 @@ def test_copies_from_the_republishing_sweep_are_delivered_once(
     assert sorted(store.received_ids(code)) == sorted(sent)
     assert consumer.consumer is not None
     assert consumer.consumer.stats.stale >= 20
+
+
+def test_a_message_requeued_past_the_delivery_limit_is_dead_lettered(broker: Broker) -> None:
+    topology = Topology(broker.prefix)
+    connection = broker.connection()
+    try:
+        channel = connection.channel()
+        declare_blocking(channel, topology.base() + topology.recipient("LOOP"))
+        channel.confirm_delivery()
+        channel.basic_publish(topology.exchange, "LOOP", b'{"delivery_id": 1}', mandatory=True)
+
+        def dead_letters() -> int:
+            declared = channel.queue_declare(topology.dead_queue, passive=True)
+            count: int = declared.method.message_count
+            return count
+
+        # A consumer that keeps failing on the message: the queue gives up after the limit.
+        returns = 0
+        deadline = time.monotonic() + 30
+        while dead_letters() == 0 and time.monotonic() < deadline:
+            method, _properties, _body = channel.basic_get(topology.queue("LOOP"))
+            if method is None:
+                time.sleep(0.02)  # a requeued message takes a moment to be ready again
+                continue
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            returns += 1
+        assert dead_letters() == 1
+        assert DELIVERY_LIMIT <= returns <= DELIVERY_LIMIT + 1
+        assert broker.message_count(topology.queue("LOOP")) == 0
+    finally:
+        connection.close()
+        broker.delete(["LOOP"])
+
+
+def test_the_delivery_service_picks_amqp_when_a_broker_is_configured(
+    amqp_world: Callable[..., RelayWorld],
+) -> None:
+    world = amqp_world()
+    code = world.agency("SERVICE")
+    sent = world.add_messages(code, 20)
+    service = DeliveryService(world.platform)
+    assert isinstance(service.transport, AmqpTransport)
+    world.on_teardown(service.stop)
+    service.start()
+    world.wait_all_final(timeout=60)
+    assert sorted(store.received_ids(code)) == sorted(sent)
