@@ -1,16 +1,18 @@
-"""Faults on the embedded transport: a worker killed with SIGKILL mid-run, a recipient that fails
+"""Faults on both transports: a worker killed with SIGKILL mid-run, a recipient that fails
 for a while, a PostgreSQL outage. Nothing accepted is lost; each message reaches the recipient
 (once, after deduplication on its message id)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from adapters.testing.rest_recipient import RestRecipient
 from adapters.testing.servers import serve_asgi
 from tests.faults.harness import (
+    RECIPIENT,
     delivery_counts,
     recipient_ids,
     send_many,
@@ -26,8 +29,9 @@ from tests.faults.harness import (
     worker_process,
     write_province,
 )
+from tests.support.broker import Broker
 from tests.support.platform import LivePlatform, live_platform
-from tests.support.services import fresh_pg_database
+from tests.support.services import RABBIT_URL, fresh_pg_database, require
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -39,7 +43,7 @@ def recipient() -> Iterator[tuple[RestRecipient, str]]:
         yield rec, url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite-embedded", "postgresql-embedded", "postgresql-amqp"])
 def live(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -47,17 +51,21 @@ def live(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[LivePlatform]:
     monkeypatch.setenv("FAULT_RECIPIENT_URL", recipient[1] + "/messages")
-    province = write_province(tmp_path / "province")
-    if request.param == "sqlite":
-        with live_platform(
-            f"sqlite:///{tmp_path / 'lgsp.db'}", config_dir=province, lease_seconds=3.0
-        ) as live:
+    overrides: dict[str, Any] = {
+        "config_dir": write_province(tmp_path / "province"),
+        "lease_seconds": 3.0,
+    }
+    if request.param.endswith("amqp"):
+        require("rabbitmq")
+        broker = Broker(RABBIT_URL, f"lgsp-fault-{secrets.token_hex(4)}")
+        request.addfinalizer(lambda: broker.delete([RECIPIENT]))
+        # The API relays its own outbox rows to the broker; `lgsp worker` consumes.
+        overrides.update(broker_url=RABBIT_URL, amqp_prefix=broker.prefix)
+    if request.param.startswith("sqlite"):
+        with live_platform(f"sqlite:///{tmp_path / 'lgsp.db'}", **overrides) as live:
             yield live
     else:
-        with (
-            fresh_pg_database() as url,
-            live_platform(url, config_dir=province, lease_seconds=3.0) as live,
-        ):
+        with fresh_pg_database() as url, live_platform(url, **overrides) as live:
             yield live
 
 
