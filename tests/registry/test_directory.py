@@ -39,7 +39,8 @@ def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 def test_snapshot_answers_the_request_path(factory: sessionmaker[Session]) -> None:
     d = DirectoryCache(factory, ttl=60).snapshot()
     assert d.agency(OFFICE) is not None and d.agency(OFFICE).delivery == "push"  # type: ignore[union-attr]
-    assert d.agencies[TNMT].delivery == "pull"
+    assert d.agencies[TNMT].delivery == "push"  # its SOAP processing system
+    assert d.agencies["000.00.07.H56"].delivery == "pull"
     assert d.agencies["000.00.00.H56"].delivery is None  # sends, never receives
     endpoint = d.endpoint(PORTAL)
     assert endpoint is not None and endpoint.adapter == "dvcqg" and endpoint.concurrency == 4
@@ -168,7 +169,7 @@ def test_agency_directory_endpoint(live: LivePlatform) -> None:
             "name_en": "Department of Natural Resources and Environment",
             "kind": "department",
             "parent": "000.00.00.H56",
-            "delivery": "pull",
+            "delivery": "push",
         }
         assert by_code[PORTAL]["delivery"] == "push"
         # Adapter settings (addresses, the portal password) never leave the platform.
@@ -188,6 +189,6 @@ def test_agency_directory_endpoint(live: LivePlatform) -> None:
             (LAND_REGISTRY, "LookupCertificate"),
         ]
         lookup = services[1]
-        assert lookup["response_schema"] == "land-certificate/1"
+        assert lookup["response_schema"] is None  # answers in the registry's own shape
         assert lookup["path"] == f"/v1/services/{LAND_REGISTRY}/LookupCertificate"
         assert "operation" not in lookup
