@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 _NAME_KEYS = frozenset(
     {
         "hoten",  # full name
@@ -159,7 +161,37 @@ def mask_email(value: str) -> str:
     return f"{m.group(1)}***@{m.group(2)}" if m else mask_digits(value)
 
 
+# An XML element whose local name is a personal field, e.g. <ns:ChuHoSo>...</ns:ChuHoSo>.
+_XML_FIELD = re.compile(r"<((?:[\w.-]+:)?([\w.-]+))(\s[^<>]*)?>([^<]*)</\1>")
+
+
+def _mask_xml_fields(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        tag, local, attrs, content = (
+            match.group(1),
+            match.group(2),
+            match.group(3) or "",
+            match.group(4),
+        )
+        masked = _mask(content, local, in_person=True)
+        return f"<{tag}{attrs}>{masked}</{tag}>"
+
+    return _XML_FIELD.sub(replace, text)
+
+
 def mask_free_text(value: str) -> str:
+    """Identifiers anywhere in a text; in an embedded JSON document or an XML envelope (the
+    raw exchanges kept in the log) also the values of personal fields."""
+    stripped = value.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return orjson.dumps(_mask(parsed, None, in_person=False)).decode()
+    if "<" in value and ">" in value:
+        value = _mask_xml_fields(value)
     return _FREE_TEXT_ID.sub(lambda m: mask_digits(m.group(0)), value)
 
 

@@ -105,3 +105,30 @@ def test_helpers() -> None:
     assert mask_digits("12") == "12"  # too short to identify anyone
     assert mask_digits("0912345678, 0987654321") == "*******678, *******321"
     assert mask_email("not-an-email") == "not-an-email"
+
+
+def test_raw_exchanges_in_the_log_are_masked_too() -> None:
+    import json
+
+    from lgsp.messagelog.masking import mask_payload
+
+    rest = json.dumps(
+        {
+            "ChuHoSo": "Lê Thị Hoa",
+            "SoGiayToChuHoSo": "056185004321",
+            "MaHoSo": "000.00.01.H56-261126-0001",
+        },
+        ensure_ascii=False,
+    )
+    soap = (
+        "<soap:Body><ns0:NhanHoSo><ns0:ChuHoSo>Lê Thị Hoa</ns0:ChuHoSo>"
+        "<ns0:SoDienThoai>0905123456</ns0:SoDienThoai>"
+        "<ns0:MaHoSo>000.00.01.H56-261126-0001</ns0:MaHoSo></ns0:NhanHoSo></soap:Body>"
+    )
+    masked = mask_payload({"captures": [{"body": rest}, {"body": soap}]})
+    rest_out, soap_out = (c["body"] for c in masked["captures"])
+    assert "Lê Thị Hoa" not in rest_out and "056185004321" not in rest_out
+    assert json.loads(rest_out)["MaHoSo"] == "000.00.01.H56-261126-0001"
+    assert "Lê Thị Hoa" not in soap_out and "0905123456" not in soap_out
+    assert "<ns0:MaHoSo>000.00.01.H56-261126-0001</ns0:MaHoSo>" in soap_out
+    assert "<ns0:ChuHoSo>L*** T*** H***</ns0:ChuHoSo>" in soap_out
