@@ -14,6 +14,7 @@ from lgsp.background import start_delivery, start_sealer
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.mediation import endpoints as mediation_endpoints
+from lgsp.messagelog import endpoints as messagelog_endpoints
 from lgsp.platform import Platform
 from lgsp.registry import endpoints as registry_endpoints
 from lgsp.settings import Settings, get_settings
@@ -68,6 +69,7 @@ def create_app(
         registry_endpoints,
         mediation_endpoints,
         admin_endpoints,
+        messagelog_endpoints,
     ):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

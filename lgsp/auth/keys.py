@@ -182,7 +182,15 @@ class KeyStore:
         return snap.public
 
     def jwks(self) -> dict[str, Any]:
+        """The keys tokens may be verified with: the active key and recently retired ones."""
         return self._current().jwks
+
+    def all_public_jwks(self) -> dict[str, Any]:
+        """Every signing key ever created, retired and unpublished ones included: a log batch
+        sealed years ago must still verify, while the token JWKS drops old keys."""
+        with self._sessions() as session:
+            keys = [dict(jwk) for jwk in session.scalars(select(SigningKey.public_jwk))]
+        return {"keys": keys}
 
     def sign_compact(self, payload: bytes) -> str:
         """A compact JWS over ``payload`` with the active key (header carries ``kid``)."""

@@ -8,19 +8,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.cli.common import console, err_console, print_json, session_factory, settings
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
 from lgsp.messagelog import repository
-from lgsp.messagelog.chain import format_at
 from lgsp.messagelog.export import export_log, verify_export
-from lgsp.messagelog.masking import mask_payload
-from lgsp.messagelog.models import LogEntry
 from lgsp.messagelog.sealer import seal_pending
 from lgsp.messagelog.service import append as log_append
+from lgsp.messagelog.service import entry_view
 from lgsp.messagelog.verify import VerifyReport, verify_log
 
 app = typer.Typer(help="The signed, hash-chained message log.", no_args_is_help=True)
@@ -49,15 +46,9 @@ def _read_jwks(path: Path) -> dict[str, Any]:
 
 
 def _platform_jwks(sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Public keys of every signing key ever created, retired and unpublished ones included:
-    a batch sealed years ago must still verify, while the token JWKS drops old keys."""
-    try:
-        from lgsp.auth.models import SigningKey
-    except ImportError as exc:  # pragma: no cover - the auth domain ships with the platform
-        raise typer.BadParameter("no key store available: pass --jwks FILE") from exc
-    with sessions() as session:
-        keys = [dict(jwk) for jwk in session.scalars(select(SigningKey.public_jwk))]
-    return {"keys": keys}
+    from lgsp.auth.keys import KeyStore
+
+    return KeyStore(sessions, settings()).all_public_jwks()
 
 
 def _finish(report: VerifyReport, as_json: bool) -> None:
@@ -126,21 +117,6 @@ def verify_export_cmd(
     _finish(verify_export(file, jwks=_read_jwks(jwks) if jwks else None), as_json)
 
 
-def _entry_view(entry: LogEntry, unmask: bool) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "at": format_at(entry.at),
-        "kind": entry.kind,
-        "actor": entry.actor,
-        "agency": entry.agency,
-        "message_id": entry.message_id,
-        "correlation_key": entry.correlation_key,
-        "detail": entry.detail if unmask else mask_payload(entry.detail),
-        "body_sha256": entry.body_sha256,
-        "batch_id": entry.batch_id,
-    }
-
-
 @app.command("show")
 def show(
     message_id: Annotated[str | None, typer.Option("--message-id")] = None,
@@ -180,7 +156,7 @@ def show(
             limit=limit,
             newest_first=not oldest_first,
         )
-        views = [_entry_view(e, unmask) for e in entries]
+        views = [entry_view(e, unmask=unmask) for e in entries]
     if unmask:
         # Logged and committed before anything unmasked is shown.
         with transaction(sessions) as session:

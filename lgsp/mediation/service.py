@@ -8,7 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import AdapterError, CallRequest, CallResult, PermanentError, RetriableError
+from adapters.base import (
+    AdapterConfigError,
+    AdapterError,
+    CallRequest,
+    CallResult,
+    PermanentError,
+    RetriableError,
+)
 from adapters.base import UpstreamTimeout as AdapterTimeout
 from lgsp.auth.tokens import Principal
 from lgsp.kit import jsonutil
@@ -95,24 +102,27 @@ class Mediator:
         result: CallResult | None = None
         failure: AdapterError | None = None
         try:
-            adapter = self._platform.adapters.get(provider)
+            try:
+                adapter = self._platform.adapters.get(provider)
+            except AdapterError as exc:
+                # No usable endpoint is the platform's configuration problem, not the caller's.
+                raise AdapterConfigError(exc.reason) from exc
             result = adapter.call(request)
             self.breaker.success(provider)
-        except Exception as exc:
-            # Anything an adapter lets escape still ends the breaker's probe and is logged;
-            # otherwise a half-open circuit would wait for a probe result forever.
-            if not isinstance(exc, AdapterError):
-                log.exception("adapter for %s raised an unexpected error", provider)
-            failure = (
-                exc
-                if isinstance(exc, AdapterError)
-                else PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
-            )
-            if failure.retriable:
+        except AdapterError as exc:
+            failure = exc
+            if exc.retriable:
                 self.breaker.failure(provider)
             else:
                 self.breaker.success(provider)  # the provider answered; it is up
-            error = _to_problem(failure, target)
+            error = _to_problem(exc, target)
+        except Exception as exc:
+            # Anything else an adapter lets escape still ends the breaker's probe and is logged;
+            # otherwise a half-open circuit would wait for a probe result forever.
+            log.exception("adapter for %s raised an unexpected error", provider)
+            failure = PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
+            self.breaker.success(provider)
+            error = UpstreamError(f"{target} could not be called: {failure.reason}")
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if result is not None and svc.response_schema and 200 <= result.status_code < 300:
             problems = self._platform.schemas.errors(svc.response_schema, result.body)
@@ -210,6 +220,17 @@ def _to_problem(exc: AdapterError, target: str) -> LGSPError:
         return UpstreamError(
             f"{target} failed: {exc.reason}", extra={"upstream_status": exc.status_code}
         )
+    if (
+        not isinstance(exc, AdapterConfigError)
+        and exc.status_code is None
+        and not exc.captures
+        and exc.reply is None
+    ):
+        # Refused before anything was sent: the payload cannot be made into a call of this
+        # service (no such parameter, a required one missing, not an object). The caller's to fix.
+        err = UpstreamError(f"the request does not fit {target}: {exc.reason}")
+        err.status, err.slug, err.title = 422, "unfit-request", "Request does not fit the service"
+        return err
     err = UpstreamError(
         f"{target} refused the call: {exc.reason}",
         extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply},

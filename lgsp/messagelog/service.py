@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from lgsp.kit.jsonutil import canonical
 from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.chain import format_at
+from lgsp.messagelog.masking import mask_payload
 from lgsp.messagelog.models import LogEntry
 
 
@@ -58,3 +60,20 @@ def append(
     )
     session.add(entry)
     return entry
+
+
+def entry_view(entry: LogEntry, *, unmask: bool = False) -> dict[str, Any]:
+    """An entry as admins see it: personal identifiers masked unless ``unmask`` (which the
+    caller must log as an ``audit.unmask`` entry before showing anything)."""
+    return {
+        "id": entry.id,
+        "at": format_at(entry.at),
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "agency": entry.agency,
+        "message_id": entry.message_id,
+        "correlation_key": entry.correlation_key,
+        "detail": entry.detail if unmask else mask_payload(entry.detail),
+        "body_sha256": entry.body_sha256,
+        "batch_id": entry.batch_id,
+    }
