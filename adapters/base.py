@@ -35,6 +35,8 @@ def truncate(text: str | bytes | None, limit: int = REPLY_CAPTURE_LIMIT) -> str 
         return None
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    # NUL cannot be stored in a PostgreSQL text or JSON column (a UTF-16 reply is full of them).
+    text = text.replace("\x00", "\ufffd")
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
 
 

@@ -136,6 +136,9 @@ class DeliveryProcessor:
             values.update(state=state, finished_at=now, last_error=None)
         else:
             reason = error.reason
+            if error.reply and error.reply[:80] not in reason:
+                # What the recipient said is what the sender needs to see on a dead letter.
+                reason = f"{reason}: {error.reply[:300]}"
             detail["error"] = reason
             window = self._retry_window(delivery.recipient)
             wait = getattr(error, "retry_after", None)

@@ -58,7 +58,11 @@ def test_soap_lookup_answers_json_and_both_legs_are_logged(world: World) -> None
 def test_rest_call_passes_path_and_query_through(world: World) -> None:
     r = world.call(f"{JUSTICE_CALL}/Echo/ho-so/123?trang=2&loai=a%20b")
     assert r.status_code == 200, r.text
-    assert r.json() == {"method": "GET", "path": "/ho-so/123", "query": {"trang": "2", "loai": "a b"}}
+    assert r.json() == {
+        "method": "GET",
+        "path": "/ho-so/123",
+        "query": {"trang": "2", "loai": "a b"},
+    }
 
     found = world.call(f"{JUSTICE_CALL}/TraCuuGCN", {"SoPhatHanh": "CY 000123"})
     assert found.status_code == 200, found.text
@@ -104,7 +108,11 @@ def test_refused_calls_reach_no_provider_and_log_nothing(world: World) -> None:
 
     valid = world.call(
         f"{JUSTICE_CALL}/GuiTinNhan",
-        {"phone": "0912345678", "content": "Hồ sơ đã có kết quả", "MaHoSo": f"{ONE_STOP}-261126-0001"},
+        {
+            "phone": "0912345678",
+            "content": "Hồ sơ đã có kết quả",
+            "MaHoSo": f"{ONE_STOP}-261126-0001",
+        },
     )
     assert valid.status_code == 201, valid.text
     assert world.justice.recipient.requests[0].path == "/sms"
@@ -114,11 +122,15 @@ def test_provider_failures_become_problems_and_later_calls_work(world: World) ->
     land, rest = world.land.service, world.justice.recipient
 
     land.script("slow", delay=3.0)
-    timeout = assert_problem(world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}), 504, "upstream-timeout")
+    timeout = assert_problem(
+        world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}), 504, "upstream-timeout"
+    )
     assert "did not answer" in timeout["detail"]
 
     land.script("http_503")
-    unavailable = assert_problem(world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}), 502, "upstream-error")
+    unavailable = assert_problem(
+        world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}), 502, "upstream-error"
+    )
     assert unavailable["upstream_status"] == 503
 
     rest.script("error")
@@ -180,3 +192,20 @@ def test_malicious_soap_replies_are_refused_and_the_platform_carries_on(world: W
     for entry in responses[0::2]:
         assert "unsafe XML" in entry.detail["error"]
         assert entry.detail["captures"][-1]["direction"] == "response"
+
+
+def test_a_request_that_does_not_fit_the_operation_is_the_callers_to_fix(world: World) -> None:
+    # Refused before anything is sent: 422 for the caller, not 502 blaming the provider.
+    for body, words in (
+        ({"Khac": "1"}, "unexpected keyword argument 'Khac'"),
+        (None, "Missing element SoPhatHanh"),
+        (["CY 000123"], "JSON object"),
+    ):
+        problem = assert_problem(world.call(LOOKUP, body), 422, "unfit-request")
+        assert words in problem["detail"], problem
+    missing = world.call(f"{JUSTICE_CALL}/TraCuuGCN", {})
+    assert "{SoPhatHanh}" in assert_problem(missing, 422, "unfit-request")["detail"]
+    assert world.land_hits() == 0 and world.justice.recipient.requests == []
+    assert len(world.log("call.response")) == 4
+    # The provider is not to blame, so its circuit stays closed.
+    assert world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}).status_code == 200
