@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.exchange.models import FINAL_STATES, Delivery, DeliveryState, Message
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
 
@@ -119,3 +120,30 @@ def replay(
             at=now,
         )
     return ids
+
+
+def purge_payloads(session: Session, *, before: datetime, actor: str) -> int:
+    """Retention: drop the bodies of messages accepted before ``before`` whose every delivery
+    is finished. The message row, its hash and the whole log stay, so what was exchanged, when
+    and between whom can still be proven (and a kept copy checked against the hash)."""
+    finished = ~exists().where(
+        Delivery.message_id == Message.id, Delivery.state.not_in(list(FINAL_STATES))
+    )
+    ids = list(
+        session.scalars(
+            select(Message.id).where(
+                Message.accepted_at < before, Message.payload.is_not(None), finished
+            )
+        )
+    )
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Message).where(Message.id.in_(ids[start : start + 500])).values(payload=None)
+        )
+    log_append(
+        session,
+        "admin.payloads_purged",
+        actor=actor,
+        detail={"accepted_before": before.isoformat(), "messages": len(ids)},
+    )
+    return len(ids)

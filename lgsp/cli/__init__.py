@@ -26,6 +26,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("lgsp.cli.config", "config"),
     ("lgsp.cli.log", "log"),
     ("lgsp.cli.deadletters", "dead-letters"),
+    ("lgsp.cli.messages", "messages"),
     ("lgsp.cli.demo", None),
 ]
 
