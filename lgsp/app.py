@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from lgsp import observability
+from lgsp import docs_ui, observability
 from lgsp.admin import endpoints as admin_endpoints
 from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
@@ -59,7 +59,10 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs_ui.install(app)
     install_error_handlers(app)
     for module in (
         observability,

@@ -276,7 +276,12 @@ def test_operational_endpoints(live: LivePlatform) -> None:
         assert 'lgsp_messages_accepted_total{type="dossier"}' in metrics
         spec = http.get("/openapi.json").json()
         assert "/v1/messages" in spec["paths"] and spec["openapi"].startswith("3.1")
-        assert http.get("/docs").status_code == 200
+        docs = http.get("/docs")
+        assert docs.status_code == 200 and "cdn" not in docs.text.lower()
+        assert "/_docs-assets/swagger-ui-bundle.js" in docs.text
+        js = http.get("/_docs-assets/swagger-ui-bundle.js")
+        assert js.status_code == 200 and "SwaggerUIBundle" in js.text
+        assert "/_docs-assets/redoc.standalone.js" in http.get("/redoc").text
         schemas = http.get("/v1/schemas").json()
         assert {t["type"] for t in schemas["types"]} >= {"dossier", "dossier-status"}
         assert http.get("/v1/schemas/dossier").json()["$schema"].endswith("2020-12/schema")

@@ -1,0 +1,39 @@
+"""API documentation pages served with bundled assets, so /docs and /redoc work on a platform
+with no Internet access (a provincial data centre often has none)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+PREFIX = "/_docs-assets"
+
+
+def install(app: FastAPI) -> None:
+    app.mount(PREFIX, StaticFiles(directory=ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
+            swagger_css_url=f"{PREFIX}/swagger-ui.css",
+            swagger_favicon_url=f"{PREFIX}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            redoc_js_url=f"{PREFIX}/redoc.standalone.js",
+            redoc_favicon_url=f"{PREFIX}/favicon.png",
+            with_google_fonts=False,
+        )
