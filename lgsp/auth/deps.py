@@ -10,10 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2
 
+from lgsp.auth.server import SCOPES
 from lgsp.auth.tokens import Principal
 from lgsp.kit.errors import InsufficientScope, Unauthorized
+
+# Only documents the scheme in OpenAPI (so /docs can fetch a token); tokens are checked below.
+_SCHEME = OAuth2(
+    flows=OAuthFlows(
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl="/oauth/token", scopes=SCOPES)
+    ),
+    scheme_name="client_credentials",
+    auto_error=False,
+)
 
 
 def bearer_token(request: Request) -> str:
@@ -39,7 +51,9 @@ def current_principal(request: Request) -> Principal:
 def require_scopes(*any_of: str) -> Callable[[Request], Principal]:
     """The caller must hold at least one of ``any_of``."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request, _documented: Annotated[str | None, Security(_SCHEME)] = None
+    ) -> Principal:
         principal = current_principal(request)
         if any_of and not any(principal.has(s) for s in any_of):
             raise InsufficientScope(
