@@ -143,7 +143,10 @@ class _JWTToken(TokenMixin):  # type: ignore[misc]
         return False
 
 
-class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+class _TokenLookup:
+    """Both token endpoints find a token by verifying it: an invalid one is simply unknown
+    (RFC 7009 and RFC 7662 make that not an error)."""
+
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def __init__(self, verifier: tokens.TokenVerifier) -> None:
@@ -156,6 +159,8 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         except LGSPError:
             return None
 
+
+class _Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
     def check_permission(self, token: _JWTToken, client: Client, request: Any) -> bool:
         # A client may introspect its own tokens; auditors and admins any token.
         return token.check_client(client) or bool({"admin", "audit"} & set(client.scopes))
@@ -172,19 +177,7 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         }
 
 
-class _Revocation(RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-
-    def __init__(self, verifier: tokens.TokenVerifier) -> None:
-        super().__init__()
-        self.verifier = verifier
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> _JWTToken | None:
-        try:
-            return _JWTToken(self.verifier.decode(token_string))
-        except LGSPError:
-            return None  # RFC 7009: an invalid token is not an error
-
+class _Revocation(_TokenLookup, RevocationEndpoint):  # type: ignore[misc]
     def revoke_token(self, token: _JWTToken, request: Any) -> None:
         self.verifier.revocations.revoke(str(token.claims["jti"]), int(token.claims["exp"]))
 

@@ -98,16 +98,9 @@ class EmbeddedTransport:
             signal.clear()
 
     def _idle_wait(self) -> float:
-        poll = max(self._platform.settings.relay_poll_seconds, 0.01)
-        try:
-            with self._platform.sessions() as session:
-                due = outbox.next_due(session)
-        except Exception:  # noqa: BLE001
-            return 1.0
-        if due is None:
-            return 1.0
-        wait = (due - utcnow()).total_seconds()
-        return min(max(wait, poll), 1.0)
+        return outbox.idle_wait(
+            self._platform.sessions, poll=self._platform.settings.relay_poll_seconds
+        )
 
     def _free_slots(self) -> int:
         count = 0

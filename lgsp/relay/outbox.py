@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, exists, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.kit.timeutil import utcnow
 
 OPEN = (DeliveryState.PENDING.value, DeliveryState.RETRYING.value)
 
@@ -107,6 +108,20 @@ def release_leases(session: Session, owner: str) -> None:
         .where(Delivery.lease_owner == owner, Delivery.state.in_(OPEN))
         .values(lease_owner=None, lease_until=None)
     )
+
+
+def idle_wait(sessions: sessionmaker[Session], *, poll: float, ceiling: float = 1.0) -> float:
+    """How long an idle relay or dispatcher may sleep: until the earliest open delivery is due,
+    at least ``poll`` and at most ``ceiling`` seconds (a commit elsewhere wakes it sooner)."""
+    poll = max(poll, 0.01)
+    try:
+        with sessions() as session:
+            due = next_due(session)
+    except Exception:  # noqa: BLE001 - the database is down: look again in a while
+        return ceiling
+    if due is None:
+        return ceiling
+    return min(max((due - utcnow()).total_seconds(), poll), ceiling)
 
 
 def next_due(session: Session) -> datetime | None:
