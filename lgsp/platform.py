@@ -19,6 +19,7 @@ from lgsp.auth.keys import KeyStore
 from lgsp.auth.server import LGSPAuthorizationServer
 from lgsp.auth.tokens import RevocationList, TokenVerifier
 from lgsp.kit.db import make_engine, make_sessionmaker
+from lgsp.kit.groupcommit import GroupCommitter
 from lgsp.registry.repository import DirectoryCache
 from lgsp.settings import Settings
 from lgsp.validation.registry import SchemaRegistry
@@ -37,6 +38,8 @@ class Platform:
     schemas: SchemaRegistry
     directory: DirectoryCache
     adapters: AdapterPool
+    # Writes the accept path's and the call log's rows with group commit.
+    writer: GroupCommitter
     # Background services (relay, workers, sealer) started by start_background().
     background: list[Any] = field(default_factory=list)
     # Set after a commit that added outbox rows, so the relay need not wait for its next poll.
@@ -52,7 +55,10 @@ class Platform:
         schemas = SchemaRegistry(settings.schemas_dir)
         directory = DirectoryCache(sessions)
         adapters = AdapterPool(directory)
-        return cls(settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters)
+        writer = GroupCommitter(sessions)
+        return cls(
+            settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters, writer
+        )
 
     def start(self) -> None:
         """Prepare for serving: the first signing key, a warm directory."""
@@ -68,5 +74,6 @@ class Platform:
 
     def close(self) -> None:
         self.stop_background()
+        self.writer.stop()
         self.adapters.close()
         self.engine.dispose()

@@ -29,9 +29,12 @@ from lgsp.kit.errors import (
     UnknownMessageType,
     UnknownRecipient,
 )
+from lgsp.kit.groupcommit import Rows
 from lgsp.kit.ids import uuid7
 from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.models import LogEntry
 from lgsp.messagelog.service import append as log_append
+from lgsp.messagelog.service import entry_values
 from lgsp.observability import MESSAGES_ACCEPTED
 from lgsp.platform import Platform
 from lgsp.registry.routing import is_granted, resolve_recipients
@@ -148,26 +151,29 @@ def accept(
         request_sha256=request_hash,
         trace_id=trace_id,
     )
-    try:
-        with transaction(platform.sessions) as session:
-            session.add(message)
-            session.flush()  # the message row first: deliveries reference it
-            for recipient in recipients:
-                endpoint = directory.endpoint(recipient)
-                pull = endpoint is None or endpoint.mode == "pull"
-                session.add(
-                    Delivery(
-                        message_id=message.id,
-                        recipient=recipient,
-                        correlation_key=correlation_key,
-                        state=DeliveryState.INBOX if pull else DeliveryState.PENDING,
-                        attempts=0,
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
-            log_append(
-                session,
+    rows: Rows = [(Message, _columns(message))]
+    for recipient in recipients:
+        endpoint = directory.endpoint(recipient)
+        pull = endpoint is None or endpoint.mode == "pull"
+        state = DeliveryState.INBOX if pull else DeliveryState.PENDING
+        rows.append(
+            (
+                Delivery,
+                {
+                    "message_id": message.id,
+                    "recipient": recipient,
+                    "correlation_key": correlation_key,
+                    "state": state.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                },
+            )
+        )
+    rows.append(
+        (
+            LogEntry,
+            entry_values(
                 "message.accepted",
                 actor=principal.client_id,
                 agency=sender,
@@ -183,7 +189,12 @@ def accept(
                 },
                 body_sha256=message.payload_sha256,
                 at=now,
-            )
+            ),
+        )
+    )
+    try:
+        # One transaction with every other accept arriving now (group commit).
+        platform.writer.write(rows)
     except IntegrityError:
         # Two requests with one idempotency key raced; the other one won.
         if idempotency_key is None:
@@ -195,6 +206,10 @@ def accept(
     platform.outbox_signal.set()
     MESSAGES_ACCEPTED.labels(request.type).inc()
     return AcceptResult(message, recipients, repeated=False)
+
+
+def _columns(message: Message) -> dict[str, Any]:
+    return {c.key: getattr(message, c.key) for c in Message.__table__.columns}
 
 
 def _repeat(platform: Platform, sender: str, key: str, request_hash: str) -> AcceptResult | None:

@@ -19,7 +19,6 @@ from adapters.base import (
 from adapters.base import UpstreamTimeout as AdapterTimeout
 from lgsp.auth.tokens import Principal
 from lgsp.kit import jsonutil
-from lgsp.kit.db import transaction
 from lgsp.kit.errors import (
     LGSPError,
     NotFound,
@@ -31,7 +30,8 @@ from lgsp.kit.errors import (
 )
 from lgsp.kit.timeutil import utcnow
 from lgsp.mediation.breaker import CircuitBreaker
-from lgsp.messagelog.service import append as log_append
+from lgsp.messagelog.models import LogEntry
+from lgsp.messagelog.service import entry_values
 from lgsp.observability import SERVICE_CALLS
 from lgsp.platform import Platform
 from lgsp.registry.routing import is_granted
@@ -163,48 +163,58 @@ class Mediator:
         now = utcnow()
         request_bytes = jsonutil.canonical(payload)
         captures = result.captures if result is not None else failure.captures if failure else []
-        with transaction(self._platform.sessions) as session:
-            log_append(
-                session,
-                "call.request",
-                actor=principal.client_id,
-                agency=principal.agency,
-                detail={
-                    "provider": provider,
-                    "service": service_name,
-                    "request_id": request_id,
-                    "size": len(request_bytes),
-                },
-                body_sha256=jsonutil.sha256_hex(request_bytes),
-                at=now,
-            )
-            response_bytes = jsonutil.canonical(result.body) if result is not None else b""
-            log_append(
-                session,
-                "call.response",
-                actor="platform",
-                agency=provider,
-                detail={
-                    "provider": provider,
-                    "service": service_name,
-                    "request_id": request_id,
-                    "status_code": result.status_code
-                    if result is not None
-                    else (failure.status_code if failure else None),
-                    "duration_ms": duration_ms,
-                    "error": _storable(error.detail) if error is not None else None,
-                    "captures": [
-                        {
-                            "direction": c.direction,
-                            "content_type": c.content_type,
-                            "body": _storable(c.body),
-                        }
-                        for c in captures
-                    ],
-                },
-                body_sha256=jsonutil.sha256_hex(response_bytes) if result is not None else None,
-                at=now,
-            )
+        response_bytes = jsonutil.canonical(result.body) if result is not None else b""
+        # Both legs in one transaction, shared with other calls and accepts (group commit).
+        self._platform.writer.write(
+            [
+                (
+                    LogEntry,
+                    entry_values(
+                        "call.request",
+                        actor=principal.client_id,
+                        agency=principal.agency,
+                        detail={
+                            "provider": provider,
+                            "service": service_name,
+                            "request_id": request_id,
+                            "size": len(request_bytes),
+                        },
+                        body_sha256=jsonutil.sha256_hex(request_bytes),
+                        at=now,
+                    ),
+                ),
+                (
+                    LogEntry,
+                    entry_values(
+                        "call.response",
+                        actor="platform",
+                        agency=provider,
+                        detail={
+                            "provider": provider,
+                            "service": service_name,
+                            "request_id": request_id,
+                            "status_code": result.status_code
+                            if result is not None
+                            else (failure.status_code if failure else None),
+                            "duration_ms": duration_ms,
+                            "error": _storable(error.detail) if error is not None else None,
+                            "captures": [
+                                {
+                                    "direction": c.direction,
+                                    "content_type": c.content_type,
+                                    "body": _storable(c.body),
+                                }
+                                for c in captures
+                            ],
+                        },
+                        body_sha256=jsonutil.sha256_hex(response_bytes)
+                        if result is not None
+                        else None,
+                        at=now,
+                    ),
+                ),
+            ]
+        )
 
 
 def _storable(text: str | None) -> str | None:

@@ -21,8 +21,7 @@ from lgsp.messagelog.masking import mask_payload
 from lgsp.messagelog.models import LogEntry
 
 
-def append(
-    session: Session,
+def entry_values(
     kind: str,
     *,
     actor: str | None = None,
@@ -32,14 +31,8 @@ def append(
     detail: dict[str, Any] | None = None,
     body_sha256: str | None = None,
     at: datetime | None = None,
-) -> LogEntry:
-    """Add one entry to ``session``; the caller's commit makes it durable with its business rows.
-
-    ``kind`` is dotted (``message.accepted``, ``delivery.attempt``, ``admin.<action>``, ...).
-    ``detail`` must be JSON: it is stored in the form it will be hashed in (canonical JSON
-    round trip: tuples become lists, datetimes ISO strings), so a value that could not be hashed
-    is refused here rather than stalling the sealer later. ``at`` must be timezone-aware.
-    """
+) -> dict[str, Any]:
+    """The column values of one entry, ready for an INSERT (see :func:`append`)."""
     if at is None:
         at = utcnow()
     elif at.tzinfo is None:
@@ -48,16 +41,29 @@ def append(
         stored_detail = orjson.loads(canonical(detail)) if detail else {}
     except TypeError as exc:  # orjson.JSONEncodeError: not representable as canonical JSON
         raise ValueError(f"log entry detail is not JSON-serialisable: {exc}") from exc
-    entry = LogEntry(
-        at=at,
-        kind=kind,
-        actor=actor,
-        agency=agency,
-        message_id=message_id,
-        correlation_key=correlation_key,
-        detail=stored_detail,
-        body_sha256=body_sha256,
-    )
+    return {
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "agency": agency,
+        "message_id": message_id,
+        "correlation_key": correlation_key,
+        "detail": stored_detail,
+        "body_sha256": body_sha256,
+    }
+
+
+def append(session: Session, kind: str, **fields: Any) -> LogEntry:
+    """Add one entry to ``session``; the caller's commit makes it durable with its business rows.
+
+    ``kind`` is dotted (``message.accepted``, ``delivery.attempt``, ``admin.<action>``, ...).
+    Fields: ``actor``, ``agency``, ``message_id``, ``correlation_key``, ``detail``,
+    ``body_sha256``, ``at``. ``detail`` must be JSON: it is stored in the form it will be hashed
+    in (canonical JSON round trip: tuples become lists, datetimes ISO strings), so a value that
+    could not be hashed is refused here rather than stalling the sealer later. ``at`` must be
+    timezone-aware.
+    """
+    entry = LogEntry(**entry_values(kind, **fields))
     session.add(entry)
     return entry
 
