@@ -1,9 +1,10 @@
 """Group commit: rows written by many concurrent requests share one transaction.
 
 A request hands its rows to the writer and blocks until they are durable. The writer thread
-takes whatever is queued (up to ``max_batch`` jobs, waiting at most ``max_wait`` seconds for
-company once the first job arrives), inserts each table's rows with one multi-row statement in
-foreign-key order, and commits once. If the batch fails on a constraint (an idempotency key
+takes whatever is queued (up to ``max_batch`` jobs; it waits for no one, so a lone request pays
+no delay: batches form from what arrives while the previous commit is in flight, and
+``max_wait`` may add a short wait for company), inserts each table's rows with one multi-row
+statement in foreign-key order, and commits once. If the batch fails on a constraint (an idempotency key
 raced, say), every job is retried alone so each caller gets its own answer; any other failure
 (the database is down) is every caller's failure. A caller is never told its rows are written
 unless the commit that holds them succeeded.
@@ -52,7 +53,7 @@ class GroupCommitter:
         sessions: sessionmaker[Session],
         *,
         max_batch: int = 256,
-        max_wait: float = 0.002,
+        max_wait: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
@@ -97,7 +98,11 @@ class GroupCommitter:
             stopping = False
             try:
                 while len(jobs) < self._max_batch:
-                    nxt = self._queue.get(timeout=self._max_wait)
+                    nxt = (
+                        self._queue.get(timeout=self._max_wait)
+                        if self._max_wait > 0
+                        else self._queue.get_nowait()
+                    )
                     if nxt is None:
                         stopping = True
                         break
