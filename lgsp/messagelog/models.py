@@ -17,6 +17,8 @@ class LogEntry(Base):
         Index("ix_log_entries_correlation", "correlation_key", "id"),
         Index("ix_log_entries_message", "message_id", "id"),
         Index("ix_log_entries_kind_at", "kind", "at"),
+        # Auditors' filtered pages: one agency's entries of a kind in a time window.
+        Index("ix_log_entries_agency_kind_at", "agency", "kind", "at"),
         Index("ix_log_entries_unsealed", "batch_id", "id"),
         # SQLite: never reuse the id of a deleted last row, so a deletion stays detectable.
         {"sqlite_autoincrement": True},
