@@ -1,10 +1,10 @@
 """Group commit: rows written by many concurrent requests share one transaction.
 
 A request hands its rows to the writer and blocks until they are durable. The writer thread
-takes whatever is queued (up to ``max_batch`` jobs; it waits for no one, so a lone request pays
-no delay: batches form from what arrives while the previous commit is in flight, and
-``max_wait`` may add a short wait for company), inserts each table's rows with one multi-row
-statement in foreign-key order, and commits once. If the batch fails on a constraint (an idempotency key
+takes whatever is queued, up to ``max_batch`` jobs. It waits for no one, so a lone request pays
+no delay: batches form from what arrives while the previous commit is in flight (``max_wait``
+may add a short wait for company). It inserts each table's rows with one multi-row statement in
+foreign-key order and commits once. If the batch fails on a constraint (an idempotency key
 raced, say), every job is retried alone so each caller gets its own answer; any other failure
 (the database is down) is every caller's failure. A caller is never told its rows are written
 unless the commit that holds them succeeded.
