@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,14 @@ def _table_order(table: Table) -> int:
     return _ORDER[table.name]
 
 
+Work = Callable[[Session], Any]
+
+
 @dataclass
 class _Job:
     rows: Rows
+    work: Work | None = None
+    result: Any = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -66,13 +72,22 @@ class GroupCommitter:
 
     def write(self, rows: Rows, *, timeout: float = 60.0) -> None:
         """Insert ``rows`` (model, column values) durably; raise what the database raised."""
+        self._submit(_Job(rows), timeout)
+
+    def run(self, work: Work, *, timeout: float = 60.0) -> Any:
+        """Run ``work(session)`` inside a shared transaction and return its result once that
+        transaction committed. ``work`` must only use the session it is given (Core statements
+        are best) and may run twice if its batch has to be retried job by job."""
+        return self._submit(_Job([], work), timeout)
+
+    def _submit(self, job: _Job, timeout: float) -> Any:
         self._ensure_started()
-        job = _Job(rows)
         self._queue.put(job)
         if not job.done.wait(timeout):
             raise TimeoutError("the database did not commit in time")
         if job.error is not None:
             raise job.error
+        return job.result
 
     def _ensure_started(self) -> None:
         if self._thread is None:
@@ -115,11 +130,11 @@ class GroupCommitter:
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
-            self._insert([row for job in jobs for row in job.rows])
+            self._execute(jobs)
         except IntegrityError:
             for job in jobs:  # find who conflicted; the others still succeed
                 try:
-                    self._insert(job.rows)
+                    self._execute([job])
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     job.error = exc
         except BaseException as exc:  # noqa: BLE001 - every caller gets the failure
@@ -130,10 +145,17 @@ class GroupCommitter:
         for job in jobs:
             job.done.set()
 
-    def _insert(self, rows: Rows) -> None:
+    def _execute(self, jobs: list[_Job]) -> None:
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
-        for model, values in rows:
-            by_table[model.__table__].append(values)  # type: ignore[index]
+        for job in jobs:
+            for model, values in job.rows:
+                by_table[model.__table__].append(values)  # type: ignore[index]
+        results = []
         with transaction(self._sessions) as session:
             for table in sorted(by_table, key=_table_order):
                 session.execute(insert(table), by_table[table])
+            for job in jobs:
+                results.append(job.work(session) if job.work is not None else None)
+        # Only now, with the commit done, do the results count.
+        for job, result in zip(jobs, results, strict=True):
+            job.result = result

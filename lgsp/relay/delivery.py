@@ -11,19 +11,19 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 
 from adapters.base import AdapterError, Capture, Envelope, PermanentError, UpstreamTimeout
 from lgsp.adapterpool import AdapterPool
 from lgsp.exchange.models import Delivery, DeliveryState, Message
 from lgsp.kit import jsonutil
-from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
-from lgsp.messagelog.service import append as log_append
+from lgsp.messagelog.models import LogEntry
+from lgsp.messagelog.service import entry_values
 from lgsp.observability import DELIVERY_LATENCY, DELIVERY_OUTCOMES
 from lgsp.platform import Platform
 from lgsp.relay import outbox
@@ -159,16 +159,30 @@ class DeliveryProcessor:
                     detail["error"] = reason
                 detail["permanent"] = not error.retriable
                 values.update(state=state, finished_at=now, last_error=reason)
-        with transaction(self._platform.sessions) as session:
+        entry = entry_values(
+            kind,
+            actor="platform",
+            agency=delivery.recipient,
+            message_id=message.id,
+            correlation_key=message.correlation_key,
+            detail=detail,
+            at=now,
+        )
+
+        def record(session: Session) -> bool:
             result = session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.state.in_(outbox.OPEN))
                 .values(**values)
             )
-            changed = cast(CursorResult[Any], result).rowcount
-            if not changed:
-                return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
-            self._log(session, kind, message, delivery, detail, now)
+            if not cast(CursorResult[Any], result).rowcount:
+                return False
+            session.execute(insert(LogEntry), [entry])
+            return True
+
+        # Shares its commit with the other deliveries finishing now (group commit).
+        if not self._platform.writer.run(record):
+            return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
         DELIVERY_OUTCOMES.labels(state.value).inc()
         if state == DeliveryState.DELIVERED:
             DELIVERY_LATENCY.observe((now - message.accepted_at).total_seconds())
@@ -185,23 +199,3 @@ class DeliveryProcessor:
         if endpoint is not None and endpoint.retry_window_seconds:
             return float(endpoint.retry_window_seconds)
         return float(self._platform.settings.retry_window_seconds)
-
-    @staticmethod
-    def _log(
-        session: Session,
-        kind: str,
-        message: Message,
-        delivery: Delivery,
-        detail: dict[str, Any],
-        at: datetime,
-    ) -> None:
-        log_append(
-            session,
-            kind,
-            actor="platform",
-            agency=delivery.recipient,
-            message_id=message.id,
-            correlation_key=message.correlation_key,
-            detail=detail,
-            at=at,
-        )
