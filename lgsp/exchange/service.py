@@ -117,16 +117,9 @@ def accept(
         )
 
     payload_bytes = jsonutil.canonical(request.payload)
-    request_hash = jsonutil.sha256_hex(
-        jsonutil.canonical(
-            {
-                "type": request.type,
-                "to": request.to,
-                "correlation_id": request.correlation_id,
-                "payload": request.payload,
-            }
-        )
-    )
+    # The envelope fields and the payload's canonical bytes (serialised once, above).
+    envelope = jsonutil.canonical([request.type, request.to, request.correlation_id])
+    request_hash = jsonutil.sha256_hex(envelope + b"\n" + payload_bytes)
     if idempotency_key is not None:
         earlier = _repeat(platform, sender, idempotency_key, request_hash)
         if earlier is not None:
