@@ -53,6 +53,7 @@ Behaviour = Literal[
     "xml_bomb",  # a billion-laughs reply
     "xxe",  # a reply whose entities reach for a local file and an external DTD
     "xxe_utf16",  # the same, encoded as UTF-16 (slips past byte-level checks)
+    "dtd_utf16",  # a DTD with no entity at all (attribute defaults), in UTF-16
     "not_xml",  # 200 with an HTML page
 ]
 
@@ -390,6 +391,10 @@ class LandRegistryService:
             ]
             doctype = f"<!DOCTYPE soap:Envelope [{''.join(entities)}]>"
             payload = "&lol9;"
+        elif behaviour == "dtd_utf16":
+            # Nothing to expand or fetch: only a parser that refuses every DTD stops it.
+            doctype = '<!DOCTYPE soap:Envelope [<!ATTLIST lr:ReceiptNumber kind CDATA "forged">]>'
+            payload = "R-1"
         else:  # xxe, xxe_utf16
             doctype = (
                 '<!DOCTYPE soap:Envelope SYSTEM "' + base_url + '/evil.dtd" ['
@@ -404,7 +409,7 @@ class LandRegistryService:
             "<lr:Duplicate>false</lr:Duplicate></lr:ReceiveDossierResponse></soap:Body>"
             "</soap:Envelope>"
         )
-        encoding = "utf-16" if behaviour == "xxe_utf16" else "utf-8"
+        encoding = "utf-16" if behaviour.endswith("_utf16") else "utf-8"
         if encoding == "utf-16":
             xml = xml.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
         return Reply(200, self._content_type(soap_ns), xml.encode(encoding))

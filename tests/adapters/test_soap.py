@@ -307,3 +307,42 @@ def test_remote_wsdl_may_not_reach_local_files() -> None:
         adapter = build(deliver_settings(base_url + "/evil?wsdl"))
         with pytest.raises(AdapterConfigError, match="refusing to load 'file:///etc/hostname'"):
             adapter.deliver(envelope(dossier()))
+
+
+def test_a_dtd_without_entities_is_refused_even_where_byte_checks_miss_it(
+    running: RunningService,
+) -> None:
+    """UTF-16 hides the DOCTYPE from the byte-level pre-check and the DTD declares no entity,
+    so only the parser's refusal of every DTD stands between it and the reply: a DTD may still
+    inject attribute defaults into what the platform reads."""
+    adapter = build(deliver_settings(running.wsdl_url))
+    running.service.script("dtd_utf16")
+    with pytest.raises(PermanentError) as caught:
+        adapter.deliver(envelope(dossier()))
+    assert "unsafe XML" in caught.value.reason and "DTD" in caught.value.reason
+
+
+def test_the_parser_policy_for_replies() -> None:
+    """Each defence of the reply parser, stated on its own: a later refactor that drops one
+    fails here even where another defence happens to cover today's attacks."""
+    from zeep.exceptions import DTDForbidden, EntitiesForbidden
+    from zeep.loader import parse_xml
+
+    from adapters.soap.adapter import _zeep_settings
+    from adapters.soap.transport import declares_dtd
+
+    policy = _zeep_settings()
+    assert policy.forbid_dtd and policy.forbid_entities and policy.forbid_external
+    assert policy.xml_huge_tree is False and policy.strict
+    entity = b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'
+    with pytest.raises((DTDForbidden, EntitiesForbidden)):
+        parse_xml(entity, None, settings=policy)
+    bare_dtd = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ELEMENT a ANY>]><a/>'
+    with pytest.raises(DTDForbidden):
+        parse_xml(bare_dtd.encode("utf-16"), None, settings=policy)
+    assert parse_xml(b"<a>1</a>", None, settings=policy).text == "1"
+    # The pre-check sees DOCTYPEs behind a BOM, comments and processing instructions ...
+    for prolog in (b"", b"\xef\xbb\xbf", b'<?xml version="1.0"?>\n<!-- c -->\n'):
+        assert declares_dtd(prolog + b"<!DOCTYPE a><a/>")
+    # ... and not a DOCTYPE-looking text inside the document.
+    assert not declares_dtd(b"<a>&lt;!DOCTYPE</a>")

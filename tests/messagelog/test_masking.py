@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from lgsp.messagelog.masking import mask_digits, mask_email, mask_name, mask_payload
 
 
@@ -132,3 +134,28 @@ def test_raw_exchanges_in_the_log_are_masked_too() -> None:
     assert "Lê Thị Hoa" not in soap_out and "0905123456" not in soap_out
     assert "<ns0:MaHoSo>000.00.01.H56-261126-0001</ns0:MaHoSo>" in soap_out
     assert "<ns0:ChuHoSo>L*** T*** H***</ns0:ChuHoSo>" in soap_out
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "0326123456",  # Viettel 03x
+        "0562123456",  # Vietnamobile 05x
+        "0702123456",  # MobiFone 07x
+        "0812123456",  # VinaPhone 08x
+        "0912123456",  # 09x
+        "+84326123456",
+        "84812123456",
+    ],
+)
+def test_mobile_numbers_in_free_text_are_masked_whatever_the_network(number: str) -> None:
+    text = f"Gọi {number} khi có kết quả."
+    masked = mask_payload({"GhiChu": text})["GhiChu"]
+    assert number not in masked
+    assert masked.startswith("Gọi ") and masked.endswith(number[-3:] + " khi có kết quả.")
+
+
+@pytest.mark.parametrize("text", ["Mã hồ sơ 000.00.01.H56-261126-0001", "Số tiền 0212345678"])
+def test_free_text_keeps_what_is_not_a_personal_number(text: str) -> None:
+    # A landline-like 02x number is not a mobile and not a CCCD.
+    assert mask_payload({"GhiChu": text})["GhiChu"] == text

@@ -267,3 +267,20 @@ def _resign_everything(sessions: sessionmaker[Session], forger: Signer) -> None:
             batch.kid = forger.kid
             session.flush()
             prev = batch.hash
+
+
+def test_tampered_sealing_time_fails_the_signed_head(
+    sessions: sessionmaker[Session], signer: Signer
+) -> None:
+    """When a batch was sealed is evidence too: backdating it breaks the signature check."""
+    _sealed_log(sessions, signer)
+    second = _batches(sessions)[1]
+    _sql(
+        sessions,
+        update(LogBatch)
+        .where(LogBatch.id == second.id)
+        .values(sealed_at=second.sealed_at.replace(year=second.sealed_at.year - 1)),
+    )
+    report = verify_log(sessions, signer.jwks)
+    assert not report.ok and report.bad_batch_id == second.id
+    assert "sealed_at" in (report.reason or "")

@@ -116,19 +116,6 @@ def test_retriable_failures_are_retried_until_delivered(
     assert sum(d.attempts for d in world.deliveries()) >= 130
 
 
-def test_one_dossier_keeps_its_order_through_retries(
-    amqp_world: Callable[..., RelayWorld], database_url: str
-) -> None:
-    world = amqp_world(database_url)
-    code = world.agency("ORDER", fail_each=2)
-    sent = world.add_messages(code, 8, key=lambda _: "dossier-1")
-    start_amqp(world)
-    world.wait_all_final()
-
-    assert store.received_ids(code) == sent
-    assert [d.attempts for d in world.deliveries()] == [3] * 8
-
-
 def test_a_recipient_added_while_running_is_served(
     amqp_world: Callable[..., RelayWorld],
 ) -> None:

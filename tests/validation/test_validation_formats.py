@@ -150,3 +150,33 @@ def test_phone_to_gateway(phone: str) -> None:
 def test_phone_to_gateway_rejects_bad_numbers() -> None:
     with pytest.raises(ValueError):
         formats.phone_to_gateway("12345")
+
+
+# The 63 province codes that open a CCCD (Circular 07/2016/TT-BCA, kept after the 2025 merger),
+# written out here independently of the module's own table.
+CCCD_PROVINCES = {
+    "001": "Hà Nội", "002": "Hà Giang", "004": "Cao Bằng", "006": "Bắc Kạn",
+    "008": "Tuyên Quang", "010": "Lào Cai", "011": "Điện Biên", "012": "Lai Châu",
+    "014": "Sơn La", "015": "Yên Bái", "017": "Hòa Bình", "019": "Thái Nguyên",
+    "020": "Lạng Sơn", "022": "Quảng Ninh", "024": "Bắc Giang", "025": "Phú Thọ",
+    "026": "Vĩnh Phúc", "027": "Bắc Ninh", "030": "Hải Dương", "031": "Hải Phòng",
+    "033": "Hưng Yên", "034": "Thái Bình", "035": "Hà Nam", "036": "Nam Định",
+    "037": "Ninh Bình", "038": "Thanh Hóa", "040": "Nghệ An", "042": "Hà Tĩnh",
+    "044": "Quảng Bình", "045": "Quảng Trị", "046": "Thừa Thiên Huế", "048": "Đà Nẵng",
+    "049": "Quảng Nam", "051": "Quảng Ngãi", "052": "Bình Định", "054": "Phú Yên",
+    "056": "Khánh Hòa", "058": "Ninh Thuận", "060": "Bình Thuận", "062": "Kon Tum",
+    "064": "Gia Lai", "066": "Đắk Lắk", "067": "Đắk Nông", "068": "Lâm Đồng",
+    "070": "Bình Phước", "072": "Tây Ninh", "074": "Bình Dương", "075": "Đồng Nai",
+    "077": "Bà Rịa - Vũng Tàu", "079": "Hồ Chí Minh", "080": "Long An", "082": "Tiền Giang",
+    "083": "Bến Tre", "084": "Trà Vinh", "086": "Vĩnh Long", "087": "Đồng Tháp",
+    "089": "An Giang", "091": "Kiên Giang", "092": "Cần Thơ", "093": "Hậu Giang",
+    "094": "Sóc Trăng", "095": "Bạc Liêu", "096": "Cà Mau",
+}  # fmt: skip
+
+
+def test_cccd_accepts_every_province_code_and_nothing_else() -> None:
+    assert len(CCCD_PROVINCES) == 63
+    for code in (f"{n:03d}" for n in range(1000)):
+        # A man born in 1990 (century digit 0), serial 012345.
+        value = f"{code}090012345"
+        assert formats.is_cccd(value) is (code in CCCD_PROVINCES), (code, CCCD_PROVINCES.get(code))

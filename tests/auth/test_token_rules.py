@@ -1,0 +1,99 @@
+"""The rules of access-token verification, at the level where they live: a token a few seconds
+past its expiry is still honoured (clock skew between agency systems), one past the leeway is not;
+a revocation made by one process reaches every other within the reload interval and stays until
+the token has expired."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from lgsp.auth import tokens
+from lgsp.auth.keys import KeyStore
+from lgsp.auth.tokens import RevocationList, TokenVerifier
+from lgsp.kit.db import make_engine, make_sessionmaker
+from lgsp.kit.errors import Unauthorized
+from lgsp.models import Base
+from lgsp.settings import Settings
+
+SECRET = "test-secret-key-0123456789abcdef0123456789"
+
+
+@dataclass
+class Auth:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    keys: KeyStore
+
+    def verifier(self, refresh_seconds: float = 1.0) -> TokenVerifier:
+        return TokenVerifier(
+            self.settings, self.keys, RevocationList(self.sessions, refresh_seconds=refresh_seconds)
+        )
+
+    def token(self, *, exp_in: int, iat_ago: int = 60) -> tuple[str, dict[str, object]]:
+        claims = tokens.issue_claims(
+            self.settings, client_id="c_test", agency="000.00.01.H56", scope="messages:send", ttl=1
+        )
+        now = int(time.time())
+        claims.update(iat=now - iat_ago, nbf=now - iat_ago, exp=now + exp_in)
+        return tokens.encode(self.keys, claims), claims
+
+
+@pytest.fixture
+def auth(database_url: str) -> Iterator[Auth]:
+    settings = Settings(env="test", secret_key=SECRET, database_url=database_url)
+    engine = make_engine(database_url, pool_size=4)
+    Base.metadata.create_all(engine)
+    sessions = make_sessionmaker(engine)
+    keys = KeyStore(sessions, settings)
+    keys.ensure_active_key()
+    yield Auth(settings, sessions, keys)
+    engine.dispose()
+
+
+def test_expiry_is_honoured_within_the_leeway_and_refused_past_it(auth: Auth) -> None:
+    verifier = auth.verifier()
+    leeway = tokens.LEEWAY_SECONDS
+    assert 0 < leeway <= 60, "clock-skew allowance must stay small"
+    fresh, _ = auth.token(exp_in=300)
+    assert verifier.principal(fresh).client_id == "c_test"
+    just_expired, _ = auth.token(exp_in=-(leeway - 5))
+    assert verifier.principal(just_expired).agency == "000.00.01.H56"
+    for past in (leeway + 5, leeway + 120, 3600):
+        expired, _ = auth.token(exp_in=-past, iat_ago=past + 60)
+        with pytest.raises(Unauthorized, match="not valid"):
+            verifier.principal(expired)
+
+
+def test_a_revocation_reaches_another_process_and_stays(auth: Auth) -> None:
+    # Two API processes: each has its own in-memory copy of the revocation list.
+    here, there = auth.verifier(refresh_seconds=0.0), auth.verifier(refresh_seconds=0.0)
+    token, claims = auth.token(exp_in=600)
+    revoked_too, other = auth.token(exp_in=600)
+    assert there.principal(token).jti == claims["jti"]
+    here.revocations.revoke(str(claims["jti"]), int(claims["exp"]))  # type: ignore[call-overload]
+    here.revocations.revoke(str(other["jti"]), int(other["exp"]))  # type: ignore[call-overload]
+    for verifier in (here, there):
+        # Several reloads in a row: the entry must survive every one of them.
+        for _ in range(3):
+            with pytest.raises(Unauthorized, match="revoked"):
+                verifier.principal(token)
+            with pytest.raises(Unauthorized, match="revoked"):
+                verifier.principal(revoked_too)
+    untouched, _ = auth.token(exp_in=600)
+    assert there.principal(untouched).client_id == "c_test"
+
+
+def test_an_expired_revocation_is_forgotten_not_the_live_ones(auth: Auth) -> None:
+    """The deny-list keeps only entries whose token could still be presented."""
+    verifier = auth.verifier(refresh_seconds=0.0)
+    _, live = auth.token(exp_in=600)
+    now = int(time.time())
+    verifier.revocations.revoke("long-gone", now - 10)
+    verifier.revocations.revoke(str(live["jti"]), int(live["exp"]))  # type: ignore[call-overload]
+    assert verifier.revocations.is_revoked(str(live["jti"]))
+    assert not verifier.revocations.is_revoked("long-gone")
