@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck format bench bench-quick demo clean
+.PHONY: run test check lint typecheck format bench bench-quick demo clean mutants
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench run --quick
+
+## Mutation testing of the rule modules (tools/mutation.toml); not part of `make test` or CI.
+## MODULES="auth-tokens outbox" runs some of them; the report is docs/testing.md.
+mutants: $(STAMP)
+	$(BIN)/python tools/mutation.py $(foreach m,$(MODULES),--module $(m))
 
 clean:
 	rm -rf $(VENV) .var .pytest_cache .mypy_cache .ruff_cache
