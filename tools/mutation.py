@@ -379,7 +379,7 @@ def existing_verdicts(text: str) -> dict[str, str]:
         match = re.match(r"<!-- mutant ([0-9a-f]+) -->", line.strip())
         if match:
             current = match.group(1)
-        elif current and line.startswith("Verdict:"):
+        elif current and line.strip().startswith("Verdict:"):
             if line.strip() != VERDICT_PLACEHOLDER:
                 verdicts[current] = line.strip()
             current = None
