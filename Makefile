@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint typecheck format bench bench-quick demo clean mutants
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml adapters/testkit/pyproject.toml adapters/sims/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e adapters/testkit -e adapters/sims
 	@touch $(STAMP)
 
 install: $(STAMP)

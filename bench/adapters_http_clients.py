@@ -23,8 +23,7 @@ import httpx
 import orjson
 import requests
 import urllib3
-
-from adapters.testing import serve_asgi
+from lgsp_testkit import serve_asgi
 
 BODY = orjson.dumps({"MaHoSo": "000.00.12.H02-261126-0007", "data": "x" * 1960})
 assert 1900 <= len(BODY) <= 2100

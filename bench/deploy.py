@@ -155,9 +155,9 @@ def drop_pg(name: str = PG_DB) -> None:
 def prepare_database(database_url: str, province: Path) -> tuple[str, str]:
     """Migrate, apply the province, create the sender's client; returns (client_id, secret)."""
     from lgsp.auth.service import create_client
+    from lgsp.directory.config import apply_config, load_config
     from lgsp.kit import migrate
     from lgsp.kit.db import make_engine, make_sessionmaker, transaction
-    from lgsp.registry.config import apply_config, load_config
 
     migrate.upgrade(database_url)
     engine = make_engine(database_url, pool_size=1)

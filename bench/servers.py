@@ -120,7 +120,7 @@ def passthrough_app(upstream: str) -> Any:
 
 
 def soap_app() -> Any:
-    from adapters.testing.soap_service import LandRegistryService
+    from lgsp_testkit.soap_service import LandRegistryService
 
     inner = LandRegistryService().asgi_app()
 

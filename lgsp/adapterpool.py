@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from adapters import registry as adapter_registry
-from adapters.base import Adapter, PermanentError
+from lgsp_adapters import registry as adapter_registry
+from lgsp_adapters.base import Adapter, PermanentError
+
+from lgsp.directory.repository import DirectoryCache
 from lgsp.kit import jsonutil
-from lgsp.registry.repository import DirectoryCache
 
 
 class AdapterPool:

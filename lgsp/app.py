@@ -11,12 +11,12 @@ from lgsp import docs_ui, observability
 from lgsp.admin import endpoints as admin_endpoints
 from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
+from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.mediation import endpoints as mediation_endpoints
 from lgsp.messagelog import endpoints as messagelog_endpoints
 from lgsp.platform import Platform
-from lgsp.registry import endpoints as registry_endpoints
 from lgsp.settings import Settings, get_settings
 from lgsp.validation import endpoints as validation_endpoints
 
@@ -69,7 +69,7 @@ def create_app(
         auth_endpoints,
         exchange_endpoints,
         validation_endpoints,
-        registry_endpoints,
+        directory_endpoints,
         mediation_endpoints,
         admin_endpoints,
         messagelog_endpoints,

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.service import create_client
+from lgsp.directory.config import apply_config, check_config, load_config
+from lgsp.directory.models import Agency
 from lgsp.kit import migrate
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
-from lgsp.registry.config import apply_config, check_config, load_config
-from lgsp.registry.models import Agency
 from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.dev")
@@ -87,6 +87,6 @@ def prepare(settings: Settings, *, simulators: bool = True) -> Any:
     )
     if not simulators:
         return None
-    from adapters.simulators import run_simulators
+    from lgsp_sims.runner import run_simulators
 
     return run_simulators()

@@ -18,11 +18,11 @@ from lgsp.adapterpool import AdapterPool
 from lgsp.auth.keys import KeyStore
 from lgsp.auth.server import LGSPAuthorizationServer
 from lgsp.auth.tokens import RevocationList, TokenVerifier
+from lgsp.directory.repository import DirectoryCache
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
-from lgsp.registry.repository import DirectoryCache
 from lgsp.settings import Settings
-from lgsp.validation.registry import SchemaRegistry
+from lgsp.validation.catalogue import SchemaCatalogue
 
 log = logging.getLogger("lgsp")
 
@@ -35,7 +35,7 @@ class Platform:
     keys: KeyStore
     verifier: TokenVerifier
     oauth: LGSPAuthorizationServer
-    schemas: SchemaRegistry
+    schemas: SchemaCatalogue
     directory: DirectoryCache
     adapters: AdapterPool
     # Writes the accept path's and the call log's rows with group commit.
@@ -52,7 +52,7 @@ class Platform:
         keys = KeyStore(sessions, settings)
         verifier = TokenVerifier(settings, keys, RevocationList(sessions))
         oauth = LGSPAuthorizationServer(sessions, settings, keys, verifier)
-        schemas = SchemaRegistry(settings.schemas_dir)
+        schemas = SchemaCatalogue(settings.schemas_dir)
         directory = DirectoryCache(sessions)
         adapters = AdapterPool(directory)
         writer = GroupCommitter(sessions)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import hash_secret, new_client_id, new_secret
 from lgsp.auth.server import SCOPES
+from lgsp.directory.models import Agency
 from lgsp.kit.errors import BadRequest, NotFound
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
-from lgsp.registry.models import Agency
 
 
 def _check_scopes(scopes: Sequence[str]) -> None:

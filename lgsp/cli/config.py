@@ -9,14 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli.common import console, err_console, session_factory, settings
-from lgsp.kit.db import transaction
-from lgsp.registry.config import (
+from lgsp.directory.config import (
     ConfigError,
     ConfigProblem,
     ProvinceConfig,
     apply_config,
     load_config,
 )
+from lgsp.kit.db import transaction
 
 app = typer.Typer(
     help="Province configuration: agencies, endpoints, routes, grants, services, clients.",
@@ -30,14 +30,14 @@ DirArg = Annotated[
 
 
 def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
-    """The schema registry's ids, or None when the registry is not available in this build."""
+    """The schema catalogue's ids, or None when the catalogue is not available in this build."""
     try:
-        from lgsp.validation.registry import SchemaRegistry
+        from lgsp.validation.catalogue import SchemaCatalogue
     except ImportError:
         return None
     schemas_dir = settings().schemas_dir
     try:
-        return set(SchemaRegistry(schemas_dir).ids())
+        return set(SchemaCatalogue(schemas_dir).ids())
     except Exception as exc:  # noqa: BLE001 - a broken schema folder is reported, not raised
         problems.append(ConfigProblem(str(schemas_dir), "", f"schemas failed to load: {exc}"))
         return None
@@ -45,7 +45,7 @@ def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
 
 def _adapter_validator() -> Callable[[str, dict[str, Any]], Any] | None:
     try:
-        from adapters.registry import validate_settings
+        from lgsp_adapters.registry import validate_settings
     except ImportError:
         return None
     return validate_settings

@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import typer
+from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
 from rich.console import Console
 from rich.table import Table
-
-from adapters.dvcqg.samples import sample_dossier, sample_status
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 ONE_STOP = "000.00.01.H56"

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from lgsp.auth.tokens import Principal
+from lgsp.directory.routing import is_granted, resolve_recipients
 from lgsp.exchange import repository
 from lgsp.exchange.models import FINAL_STATES, Delivery, DeliveryState, Message
 from lgsp.exchange.schemas import SendRequest
@@ -37,7 +38,6 @@ from lgsp.messagelog.service import append as log_append
 from lgsp.messagelog.service import entry_values
 from lgsp.observability import MESSAGES_ACCEPTED
 from lgsp.platform import Platform
-from lgsp.registry.routing import is_granted, resolve_recipients
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import (
+from lgsp_adapters.base import (
     AdapterConfigError,
     AdapterError,
     CallRequest,
@@ -16,8 +16,10 @@ from adapters.base import (
     PermanentError,
     RetriableError,
 )
-from adapters.base import UpstreamTimeout as AdapterTimeout
+from lgsp_adapters.base import UpstreamTimeout as AdapterTimeout
+
 from lgsp.auth.tokens import Principal
+from lgsp.directory.routing import is_granted
 from lgsp.kit import jsonutil
 from lgsp.kit.errors import (
     LGSPError,
@@ -34,7 +36,6 @@ from lgsp.messagelog.models import LogEntry
 from lgsp.messagelog.service import entry_values
 from lgsp.observability import SERVICE_CALLS
 from lgsp.platform import Platform
-from lgsp.registry.routing import is_granted
 
 log = logging.getLogger("lgsp.mediation")
 

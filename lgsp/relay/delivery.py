@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from lgsp_adapters.base import AdapterError, Capture, Envelope, PermanentError, UpstreamTimeout
 from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 
-from adapters.base import AdapterError, Capture, Envelope, PermanentError, UpstreamTimeout
 from lgsp.adapterpool import AdapterPool
 from lgsp.exchange.models import Delivery, DeliveryState, Message
 from lgsp.kit import jsonutil

@@ -4,8 +4,7 @@ on it (delivery retries, dead letters, the circuit breaker, mediation answers)."
 from __future__ import annotations
 
 import pytest
-
-from adapters.base import (
+from lgsp_adapters.base import (
     AdapterConfigError,
     PermanentError,
     RetriableError,

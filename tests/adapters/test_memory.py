@@ -4,11 +4,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from adapters import registry
-from adapters.base import CallRequest, PermanentError, RetriableError
-from adapters.memory import MemoryAdapter, store
-from tests.adapters.contract import AdapterContract, envelope
+from lgsp_adapters import registry
+from lgsp_adapters.base import CallRequest, PermanentError, RetriableError
+from lgsp_adapters.memory import MemoryAdapter, store
+from lgsp_testkit.contract import AdapterContract, envelope
 
 
 class MemoryRecipient:

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from adapters import registry
-from adapters.base import AdapterConfigError
-from adapters.memory import MemoryAdapter, MemorySettings
-from adapters.rest import RestAdapter, RestSettings
-from adapters.soap import SoapAdapter
+from lgsp_adapters import registry
+from lgsp_adapters.base import AdapterConfigError
+from lgsp_adapters.memory import MemoryAdapter, MemorySettings
+from lgsp_adapters.rest import RestAdapter, RestSettings
+from lgsp_adapters.soap import SoapAdapter
 
 PLUGIN = """
-from adapters.base import Adapter, AdapterSettings, DeliveryResult
+from lgsp_adapters.base import Adapter, AdapterSettings, DeliveryResult
 
 class FaxSettings(AdapterSettings):
     number: str

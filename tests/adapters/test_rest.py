@@ -4,14 +4,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from adapters import registry
-from adapters.base import CallRequest, PermanentError, RetriableError, UpstreamTimeout
-from adapters.rest import RestAdapter
-from adapters.rest.http import parse_retry_after
-from adapters.testing import free_port
-from adapters.testing.rest_recipient import RestRecipient, RunningRecipient, serve_rest_recipient
-from tests.adapters.contract import AdapterContract, envelope
+from lgsp_adapters import registry
+from lgsp_adapters.base import CallRequest, PermanentError, RetriableError, UpstreamTimeout
+from lgsp_adapters.rest import RestAdapter
+from lgsp_adapters.rest.http import parse_retry_after
+from lgsp_testkit import free_port
+from lgsp_testkit.contract import AdapterContract, envelope
+from lgsp_testkit.rest_recipient import RestRecipient, RunningRecipient, serve_rest_recipient
 
 
 class HttpRecipient:

@@ -5,23 +5,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from adapters import registry
-from adapters.base import (
+from lgsp_adapters import registry
+from lgsp_adapters.base import (
     AdapterConfigError,
     CallRequest,
     PermanentError,
     RetriableError,
 )
-from adapters.soap import SoapAdapter
-from adapters.testing import free_port, serve_asgi
-from adapters.testing.soap_service import (
+from lgsp_adapters.soap import SoapAdapter
+from lgsp_testkit import free_port, serve_asgi
+from lgsp_testkit.contract import AdapterContract, envelope
+from lgsp_testkit.soap_service import (
     WSDL_PATH,
     LandRegistryService,
     RunningService,
     serve_land_registry,
 )
-from tests.adapters.contract import AdapterContract, envelope
 
 ENVELOPE_PARAMS = {
     "MessageId": "message_id",
@@ -325,11 +324,10 @@ def test_a_dtd_without_entities_is_refused_even_where_byte_checks_miss_it(
 def test_the_parser_policy_for_replies() -> None:
     """Each defence of the reply parser, stated on its own: a later refactor that drops one
     fails here even where another defence happens to cover today's attacks."""
+    from lgsp_adapters.soap.adapter import _zeep_settings
+    from lgsp_adapters.soap.transport import declares_dtd
     from zeep.exceptions import DTDForbidden, EntitiesForbidden
     from zeep.loader import parse_xml
-
-    from adapters.soap.adapter import _zeep_settings
-    from adapters.soap.transport import declares_dtd
 
     policy = _zeep_settings()
     assert policy.forbid_dtd and policy.forbid_entities and policy.forbid_external

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from lgsp_testkit.servers import serve_wsgi
 from sqlalchemy import select
 
-from adapters.testing.servers import serve_wsgi
 from lgsp.exchange.models import Delivery
 from lgsp.messagelog.models import LogEntry
 from tests.dvcqg.samples import sample_dossier

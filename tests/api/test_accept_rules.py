@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from lgsp_sims.dvcqg.samples import sample_status
 
-from adapters.dvcqg.samples import sample_status
 from tests.api.test_accept import assert_problem, counts
 from tests.support.platform import ONE_STOP, PORTAL, TNMT, LivePlatform, live_platform
 

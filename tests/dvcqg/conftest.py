@@ -5,12 +5,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from adapters.base import Envelope
-from adapters.dvcqg import DvcqgAdapter, DvcqgSettings
-from adapters.dvcqg.portal_state import DEFAULT_AGENCY, DEFAULT_PASSWORD, DEFAULT_USERNAME
-from adapters.dvcqg.simulator import PortalState, create_app
-from adapters.testing.servers import serve_asgi
+from lgsp_adapters.base import Envelope
+from lgsp_adapters.dvcqg import DvcqgAdapter, DvcqgSettings
+from lgsp_sims.dvcqg.portal_state import DEFAULT_AGENCY, DEFAULT_PASSWORD, DEFAULT_USERNAME
+from lgsp_sims.dvcqg.simulator import PortalState, create_app
+from lgsp_testkit.servers import serve_asgi
 
 
 @pytest.fixture

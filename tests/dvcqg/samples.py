@@ -1,5 +1,5 @@
 """The shared sample payloads (kept in the package so `lgsp demo` uses them too)."""
 
-from adapters.dvcqg.samples import sample_dossier, sample_status
+from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
 
 __all__ = ["sample_dossier", "sample_status"]

@@ -8,18 +8,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from adapters import registry
-from adapters.base import (
+from lgsp_adapters import registry
+from lgsp_adapters.base import (
     AdapterConfigError,
     CallRequest,
     PermanentError,
     RetriableError,
     UpstreamTimeout,
 )
-from adapters.dvcqg import DvcqgAdapter
-from adapters.dvcqg.simulator import PortalState
-from lgsp.validation.registry import SchemaRegistry
+from lgsp_adapters.dvcqg import DvcqgAdapter
+from lgsp_sims.dvcqg.simulator import PortalState
+
+from lgsp.validation.catalogue import SchemaCatalogue
 from tests.dvcqg.conftest import AdapterFactory, envelope, services_called
 from tests.dvcqg.samples import sample_dossier, sample_status
 
@@ -320,7 +320,7 @@ def test_older_update_in_the_same_stage_is_decided_by_time(
 
 
 def test_samples_are_valid_platform_messages() -> None:
-    schemas = SchemaRegistry(Path(__file__).resolve().parents[2] / "schemas")
+    schemas = SchemaCatalogue(Path(__file__).resolve().parents[2] / "schemas")
     assert schemas.errors(schemas.latest("dossier"), sample_dossier(MA)) == []
     for status in range(1, 11):
         update = sample_status(MA, status, at(status))

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 import zeep
+from lgsp_adapters import registry
+from lgsp_adapters.base import Envelope, PermanentError, RetriableError
+from lgsp_sims.runner import SIMULATORS, RunningSimulators, run_simulators
 from zeep.exceptions import Fault
 
-from adapters import registry
-from adapters.base import Envelope, PermanentError, RetriableError
-from adapters.simulators import SIMULATORS, RunningSimulators, run_simulators
 from tests.dvcqg.samples import sample_dossier
 
 MA = "000.00.12.H56-261126-0003"

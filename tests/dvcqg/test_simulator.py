@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from lgsp_sims.dvcqg.portal_state import DEFAULT_AGENCY, DEFAULT_PASSWORD, DEFAULT_USERNAME
+from lgsp_sims.dvcqg.simulator import PortalState
 
-from adapters.dvcqg.portal_state import DEFAULT_AGENCY, DEFAULT_PASSWORD, DEFAULT_USERNAME
-from adapters.dvcqg.simulator import PortalState
 from tests.dvcqg.samples import sample_dossier
 
 MA = "000.00.12.H56-261126-0002"

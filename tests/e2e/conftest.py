@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from lgsp_sims.runner import RunningSimulators, run_simulators
 
-from adapters.simulators import RunningSimulators, run_simulators
 from tests.support.broker import Broker
 from tests.support.platform import LivePlatform, live_platform
 from tests.support.services import RABBIT_URL, fresh_pg_database, require

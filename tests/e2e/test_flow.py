@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adapters.dvcqg.samples import sample_dossier, sample_status
+from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
+
 from tests.e2e.conftest import JUSTICE, KHDT, OFFICE, PORTAL, TNMT, Flow, wait_for
 from tests.support.cli import run_cli
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lgsp_sims.runner import SIMULATORS
+from lgsp_testkit.servers import free_port
 
-from adapters.simulators import SIMULATORS
-from adapters.testing.servers import free_port
 from lgsp.settings import PROJECT_ROOT
 from tests.support.cli import LGSP
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from lgsp_testkit.rest_recipient import RestRecipient
 from sqlalchemy import func, select
 
-from adapters.testing.rest_recipient import RestRecipient
 from lgsp.exchange.models import Delivery
 from lgsp.settings import PROJECT_ROOT, Settings
 from tests.support.cli import LGSP, cli_env

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from lgsp_testkit.rest_recipient import RestRecipient
+from lgsp_testkit.servers import serve_asgi
 
-from adapters.testing.rest_recipient import RestRecipient
-from adapters.testing.servers import serve_asgi
 from tests.faults.harness import (
     RECIPIENT,
     delivery_counts,

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from lgsp_testkit.rest_recipient import RestRecipient, RunningRecipient, serve_rest_recipient
+from lgsp_testkit.soap_service import RunningService, serve_land_registry
 from sqlalchemy import select
 
-from adapters.testing.rest_recipient import RestRecipient, RunningRecipient, serve_rest_recipient
-from adapters.testing.soap_service import RunningService, serve_land_registry
 from lgsp.messagelog.models import LogEntry
 from tests.mediation.province import JUSTICE, LAND_REGISTRY, Province
 from tests.support.platform import ONE_STOP, LivePlatform, live_platform

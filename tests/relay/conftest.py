@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lgsp_adapters.memory import store
 from sqlalchemy import func, select
 
-from adapters.memory import store
+from lgsp.directory.models import Agency, Endpoint
 from lgsp.exchange.models import Delivery, DeliveryState, Message
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.models import Base
 from lgsp.platform import Platform
-from lgsp.registry.models import Agency, Endpoint
 from lgsp.relay.delivery import DeliveryProcessor
 from lgsp.settings import Settings
 from tests.support.broker import Broker

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pika
 import pytest
+from lgsp_adapters.memory import store
 
-from adapters.memory import store
 from lgsp.exchange.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from lgsp_adapters.memory import store
 
-from adapters.memory import store
 from lgsp.exchange.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from tests.relay.conftest import RelayWorld

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from lgsp_adapters.memory import store
 
-from adapters.memory import store
 from lgsp.relay.amqp import AmqpTransport
 from lgsp.relay.embedded import EmbeddedTransport
 from tests.relay.conftest import RelayWorld

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
-
-from adapters.base import (
+from lgsp_adapters.base import (
     Adapter,
     AdapterSettings,
     DeliveryResult,
     Envelope,
     RetriableError,
 )
+from sqlalchemy import func, select, update
+
 from lgsp.exchange.models import Delivery, DeliveryState
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from lgsp_testkit.servers import free_port, serve_asgi
 
-from adapters.testing.servers import free_port, serve_asgi
 from lgsp.app import create_app
 from lgsp.auth.service import create_client
+from lgsp.directory.config import apply_config, load_config
 from lgsp.kit import migrate
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
 from lgsp.platform import Platform
-from lgsp.registry.config import apply_config, load_config
 from lgsp.settings import PROJECT_ROOT, Settings
 
 SAMPLE_CONFIG = PROJECT_ROOT / "config"

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from lgsp.directory.models import Agency
 from lgsp.kit import migrate
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
-from lgsp.registry.models import Agency
 
 
 def agency(code: str) -> tuple[type[Agency], dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lgsp.settings import PROJECT_ROOT
-from lgsp.validation.registry import ID_BASE, SchemaRegistry
+from lgsp.validation.catalogue import ID_BASE, SchemaCatalogue
 
 SCHEMAS = PROJECT_ROOT / "schemas"
 EXAMPLES = sorted(SCHEMAS.glob("*/examples/*.json"))
@@ -27,8 +27,8 @@ MESSAGE_TYPES = [
 
 
 @pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry(SCHEMAS)
+def registry() -> SchemaCatalogue:
+    return SchemaCatalogue(SCHEMAS)
 
 
 def example(name: str, label: str = "1") -> dict[str, Any]:
@@ -36,17 +36,17 @@ def example(name: str, label: str = "1") -> dict[str, Any]:
     return data
 
 
-def pointers(registry: SchemaRegistry, schema_id: str, payload: Any) -> list[tuple[str, str]]:
+def pointers(registry: SchemaCatalogue, schema_id: str, payload: Any) -> list[tuple[str, str]]:
     return [(e["pointer"], e["keyword"]) for e in registry.errors(schema_id, payload)]
 
 
-def test_the_message_types(registry: SchemaRegistry) -> None:
+def test_the_message_types(registry: SchemaCatalogue) -> None:
     assert registry.names() == MESSAGE_TYPES
     assert registry.ids() == [f"{name}/1" for name in MESSAGE_TYPES]
 
 
 @pytest.mark.parametrize("name", MESSAGE_TYPES)
-def test_schema_metadata_and_an_example(registry: SchemaRegistry, name: str) -> None:
+def test_schema_metadata_and_an_example(registry: SchemaCatalogue, name: str) -> None:
     schema = registry.get(name)
     assert schema["$id"] == ID_BASE + f"{name}/1"
     assert schema["title"] and schema["description"]
@@ -54,7 +54,7 @@ def test_schema_metadata_and_an_example(registry: SchemaRegistry, name: str) -> 
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_examples_are_valid(registry: SchemaRegistry, path: Path) -> None:
+def test_examples_are_valid(registry: SchemaCatalogue, path: Path) -> None:
     name = path.parent.parent.name
     version = path.stem.split("-")[0]
     assert registry.errors(f"{name}/{version}", json.loads(path.read_text())) == []
@@ -69,7 +69,7 @@ DOSSIER_OPTIONAL = {
 }  # fmt: skip
 
 
-def test_dossier_required_fields_follow_the_portal(registry: SchemaRegistry) -> None:
+def test_dossier_required_fields_follow_the_portal(registry: SchemaCatalogue) -> None:
     schema = registry.get("dossier/1")
     assert set(schema["required"]) == set(schema["properties"]) - DOSSIER_OPTIONAL
     # Leaving out every optional field is fine.
@@ -77,7 +77,7 @@ def test_dossier_required_fields_follow_the_portal(registry: SchemaRegistry) -> 
     assert registry.errors("dossier/1", payload) == []
 
 
-def test_dossier_optional_fields_may_be_blank(registry: SchemaRegistry) -> None:
+def test_dossier_optional_fields_may_be_blank(registry: SchemaCatalogue) -> None:
     payload = example("dossier")
     for key in DOSSIER_OPTIONAL | {"Email", "NgayTuChoi"}:
         if isinstance(payload.get(key, ""), str):
@@ -103,7 +103,7 @@ def test_dossier_optional_fields_may_be_blank(registry: SchemaRegistry) -> None:
     ],
 )
 def test_dossier_required_fields_may_not_be_blank(
-    registry: SchemaRegistry, field: str, keyword: str
+    registry: SchemaCatalogue, field: str, keyword: str
 ) -> None:
     payload = example("dossier")
     payload[field] = ""
@@ -112,13 +112,13 @@ def test_dossier_required_fields_may_not_be_blank(
     assert pointers(registry, "dossier/1", payload)
 
 
-def test_dossier_strings_only(registry: SchemaRegistry) -> None:
+def test_dossier_strings_only(registry: SchemaCatalogue) -> None:
     payload = example("dossier")
     payload["TrangThaiHoSo"] = 2
     assert ("/TrangThaiHoSo", "type") in pointers(registry, "dossier/1", payload)
 
 
-def test_dossier_keeps_unknown_portal_fields(registry: SchemaRegistry) -> None:
+def test_dossier_keeps_unknown_portal_fields(registry: SchemaCatalogue) -> None:
     payload = example("dossier") | {"TaiKhoanDuocXacThucVoiVNeID": "1"}
     assert registry.errors("dossier/1", payload) == []
 
@@ -137,7 +137,7 @@ def test_dossier_keeps_unknown_portal_fields(registry: SchemaRegistry) -> None:
     ],
 )
 def test_owner_identifier_follows_owner_kind(
-    registry: SchemaRegistry, kind: str, identifier: str, ok: bool
+    registry: SchemaCatalogue, kind: str, identifier: str, ok: bool
 ) -> None:
     payload = example("dossier")
     payload["LoaiDoiTuong"] = kind
@@ -150,14 +150,14 @@ def test_owner_identifier_follows_owner_kind(
         assert found == [("/DinhDanhCHS/0/SoDinhDanh", "format"), ("/SoGiayToChuHoSo", "format")]
 
 
-def test_refused_dossier_needs_refusal_date(registry: SchemaRegistry) -> None:
+def test_refused_dossier_needs_refusal_date(registry: SchemaCatalogue) -> None:
     payload = example("dossier") | {"TrangThaiHoSo": "3"}
     assert pointers(registry, "dossier/1", payload) == [("/NgayTuChoi", "format")]
     payload["NgayTuChoi"] = "20261126100000"
     assert registry.errors("dossier/1", payload) == []
 
 
-def test_returned_dossier_needs_return_date(registry: SchemaRegistry) -> None:
+def test_returned_dossier_needs_return_date(registry: SchemaCatalogue) -> None:
     payload = example("dossier") | {"TrangThaiHoSo": "10"}
     assert pointers(registry, "dossier/1", payload) == [("/NgayTra", "format")]
     del payload["NgayTra"]
@@ -166,7 +166,7 @@ def test_returned_dossier_needs_return_date(registry: SchemaRegistry) -> None:
     assert registry.errors("dossier/1", payload) == []
 
 
-def test_many_errors_are_all_reported_with_pointers(registry: SchemaRegistry) -> None:
+def test_many_errors_are_all_reported_with_pointers(registry: SchemaCatalogue) -> None:
     payload = example("dossier")
     del payload["MaHoSo"]
     del payload["NgayTiepNhan"]
@@ -188,7 +188,7 @@ def test_many_errors_are_all_reported_with_pointers(registry: SchemaRegistry) ->
     ]
 
 
-def test_messages_do_not_repeat_personal_data(registry: SchemaRegistry) -> None:
+def test_messages_do_not_repeat_personal_data(registry: SchemaCatalogue) -> None:
     payload = example("dossier") | {"SoGiayToChuHoSo": "002090012399x", "SoDienThoai": "0912x"}
     found = registry.errors("dossier/1", payload)
     assert found and all("002090012399" not in e["message"] for e in found)
@@ -198,7 +198,7 @@ def test_messages_do_not_repeat_personal_data(registry: SchemaRegistry) -> None:
 # -- dossier-status ----------------------------------------------------------------------------
 
 
-def test_status_history_entry_must_be_for_the_same_dossier(registry: SchemaRegistry) -> None:
+def test_status_history_entry_must_be_for_the_same_dossier(registry: SchemaCatalogue) -> None:
     payload = example("dossier-status")
     payload["QuaTrinhXuLy"]["MaHoSo"] = "000.00.12.H02-261126-0008"
     assert registry.errors("dossier-status/1", payload) == [
@@ -210,7 +210,7 @@ def test_status_history_entry_must_be_for_the_same_dossier(registry: SchemaRegis
     ]
 
 
-def test_status_rules(registry: SchemaRegistry) -> None:
+def test_status_rules(registry: SchemaCatalogue) -> None:
     payload = example("dossier-status")
     payload["TrangThaiHoSo"] = "11"
     del payload["QuaTrinhXuLy"]["NguoiXuLy"]
@@ -227,7 +227,7 @@ def test_status_rules(registry: SchemaRegistry) -> None:
     ]
 
 
-def test_status_returned_needs_return_date(registry: SchemaRegistry) -> None:
+def test_status_returned_needs_return_date(registry: SchemaCatalogue) -> None:
     payload = example("dossier-status") | {"TrangThaiHoSo": "10"}
     assert pointers(registry, "dossier-status/1", payload) == [("/NgayTra", "required")]
 
@@ -235,7 +235,7 @@ def test_status_returned_needs_return_date(registry: SchemaRegistry) -> None:
 # -- land --------------------------------------------------------------------------------------
 
 
-def test_land_certificate_rules(registry: SchemaRegistry) -> None:
+def test_land_certificate_rules(registry: SchemaCatalogue) -> None:
     payload = example("land-certificate")
     payload["DienTich"] = 0
     payload["MaXa"] = "688"
@@ -252,7 +252,7 @@ def test_land_certificate_rules(registry: SchemaRegistry) -> None:
     assert pointers(registry, "land-certificate/1", payload) == [("/NguoiSuDung", "minItems")]
 
 
-def test_land_intake_rules(registry: SchemaRegistry) -> None:
+def test_land_intake_rules(registry: SchemaCatalogue) -> None:
     payload = example("land-intake")
     payload["DanhSachGiayToDinhKem"][0]["TapTin"]["data"] = "not base64!"
     payload["ThongTinNguoiNopDon"]["SoChungMinh"] = ""
@@ -269,7 +269,7 @@ def test_land_intake_rules(registry: SchemaRegistry) -> None:
 # -- field report, SMS, post, payment ----------------------------------------------------------
 
 
-def test_field_report_rules(registry: SchemaRegistry) -> None:
+def test_field_report_rules(registry: SchemaCatalogue) -> None:
     payload = example("field-report")
     del payload["assigned_agency"]
     del payload["result"]
@@ -292,7 +292,7 @@ def test_field_report_rules(registry: SchemaRegistry) -> None:
     assert registry.errors("field-report/1", received) == []
 
 
-def test_sms_rules(registry: SchemaRegistry) -> None:
+def test_sms_rules(registry: SchemaCatalogue) -> None:
     payload = example("sms-notification")
     assert registry.errors("sms-notification/1", payload | {"content": "x" * 612}) == []
     payload.update(content="x" * 613, phone="091234", MaHoSo="", brand="LGSP")
@@ -303,7 +303,7 @@ def test_sms_rules(registry: SchemaRegistry) -> None:
     ]
 
 
-def test_postal_order_rules(registry: SchemaRegistry) -> None:
+def test_postal_order_rules(registry: SchemaCatalogue) -> None:
     payload = example("postal-order")
     payload.update(OrderNumber="HS-1", CODAmount=-1, ReceiverTel="", SenderEmail="x")
     assert pointers(registry, "postal-order/1", payload) == [
@@ -314,7 +314,7 @@ def test_postal_order_rules(registry: SchemaRegistry) -> None:
     ]
 
 
-def test_payment_request_rules(registry: SchemaRegistry) -> None:
+def test_payment_request_rules(registry: SchemaCatalogue) -> None:
     payload = example("payment-request")
     payload.update(MaTienTe="USD", MaXacThuc="abc", SoTien="0", Ip="10.0.0")
     payload["ThongTinBienLai"]["MaDVC"] = "2.002492"
@@ -331,7 +331,7 @@ def test_payment_request_rules(registry: SchemaRegistry) -> None:
     )
 
 
-def test_examples_are_not_mutated_by_validation(registry: SchemaRegistry) -> None:
+def test_examples_are_not_mutated_by_validation(registry: SchemaCatalogue) -> None:
     payload = example("dossier")
     before = copy.deepcopy(payload)
     registry.errors("dossier/1", payload)

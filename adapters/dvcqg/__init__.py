@@ -1,5 +1,0 @@
-"""The National Public Service Portal (DVCQG): adapter and simulator."""
-
-from adapters.dvcqg.adapter import DvcqgAdapter, DvcqgSettings
-
-__all__ = ["DvcqgAdapter", "DvcqgSettings"]

@@ -1,6 +1,0 @@
-"""An in-memory recipient for tests: records what it is given, fails or rejects on request."""
-
-from adapters.memory.adapter import MemoryAdapter, MemorySettings
-from adapters.memory.store import MemoryStore, store
-
-__all__ = ["MemoryAdapter", "MemorySettings", "MemoryStore", "store"]

@@ -1,0 +1,1 @@
+"""Simulated agency systems of the sample province, for development and tests only."""
