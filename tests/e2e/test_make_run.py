@@ -22,7 +22,7 @@ from tests.support.cli import LGSP
 def _ports_free() -> bool:
     import socket
 
-    for _, port in SIMULATORS.values():
+    for port in SIMULATORS.values():
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return False

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from lgsp_adapters.dvcqg.codes import PortalCode, is_regression, parse_status
-
 from lgsp_sims.dvcqg.catalogue import AGENCIES, FIELDS, PROCEDURES, procedure_index
+from lgsp_sims.dvcqg.codes import PortalCode, is_regression, parse_status
 from lgsp_sims.dvcqg.portal_rules import PortalRefusal, check_dossier, check_history_entry
 
 FailKind = Literal["http500", "error_code", "timeout"]

@@ -1,7 +1,7 @@
 """A stand-in for the National Public Service Portal's (DVCQG) integration API.
 
 It speaks the wire format public integrations use and refuses what the portal refuses (see
-:mod:`lgsp_adapters.dvcqg.codes` for the error codes and :mod:`lgsp_sims.dvcqg.portal_rules` for the
+:mod:`lgsp_sims.dvcqg.codes` for the error codes and :mod:`lgsp_sims.dvcqg.portal_rules` for the
 checks), so an adapter that passes against it has been held to the portal's rules.
 
 Portal API (``prefix`` defaults to ""; every call carries the header ``dstcode: <agency code>``)::
@@ -35,12 +35,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lgsp_adapters.dvcqg.codes import PortalCode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lgsp_sims.dvcqg.codes import PortalCode
 from lgsp_sims.dvcqg.portal_rules import PortalRefusal
 from lgsp_sims.dvcqg.portal_state import Account, CallRecord, PortalState
 
