@@ -22,8 +22,9 @@ Simulator-only endpoints (underscore: no real portal has them)::
     GET  {prefix}/_sim/calls               the call log
     GET  {prefix}/_sim/control             current fault settings
     POST {prefix}/_sim/control             {"fail_next": n, "fail_kind": "http500"|"error_code"|
-                                            "timeout", "fail_service": "auth"|<service> (count
-                                            only those calls), "fail_for": seconds,
+                                            "timeout"|"refuse", "fail_service":
+                                            "auth"|<service> (count only those
+                                            calls), "fail_for": seconds,
                                             "expire_sessions": true, "session_ttl": s,
                                             "timeout_delay": s, "reset": true}
 """
@@ -48,6 +49,7 @@ __all__ = ["Account", "PortalState", "create_app"]
 
 SUCCESS_MESSAGE = "Thành công"
 BUSY_MESSAGE = "Hệ thống đang bận, vui lòng thử lại sau"
+REFUSED_MESSAGE = "Dữ liệu không hợp lệ"
 
 Service = Callable[[PortalState, dict[str, Any]], Any]
 
@@ -91,6 +93,9 @@ async def _injected_fault(state: PortalState, path: str, service: str) -> Respon
     if fault == "error_code":
         state.record(path, None, 200, int(PortalCode.SYSTEM_BUSY), fault)
         return _reply(PortalCode.SYSTEM_BUSY, BUSY_MESSAGE)
+    if fault == "refuse":
+        state.record(path, None, 200, int(PortalCode.INVALID_FIELD), fault)
+        return _reply(PortalCode.INVALID_FIELD, REFUSED_MESSAGE)
     status = 503 if fault == "http503" else 500
     state.record(path, None, status, None, fault)
     return PlainTextResponse("<html><body>Service Unavailable</body></html>", status_code=status)
