@@ -28,6 +28,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("lgsp.cli.deadletters", "dead-letters"),
     ("lgsp.cli.messages", "messages"),
     ("lgsp.cli.demo", None),
+    ("lgsp.cli.adapters", "adapters"),
 ]
 
 for _module_name, _group in _GROUPS:
