@@ -3,7 +3,7 @@ by the test, with a few REST services added to the sample province for the calls
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,11 @@ class World:
 
 
 def mediation_province(
-    tmp_path: Path, land: RunningService, justice: RunningRecipient, justice_path: str = ""
+    tmp_path: Path,
+    land: RunningService,
+    justice: RunningRecipient,
+    justice_path: str = "",
+    edit: Callable[[Province], None] | None = None,
 ) -> Path:
     province = Province(tmp_path)
     soap = province.endpoint(LAND_REGISTRY)
@@ -90,6 +94,8 @@ def mediation_province(
         JUSTICE, "GuiTinNhan", operation={"path": "/sms"}, request_schema="sms-notification/1"
     )
     province.add_grant(agency="@reception", call=[f"{JUSTICE}/*"])
+    if edit is not None:
+        edit(province)
     return province.save()
 
 
