@@ -31,7 +31,7 @@ _SCHEME = OAuth2(
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized("an access token is required (Authorization: Bearer ...)", error="")
+        raise Unauthorized("an access token is required (Authorization: Bearer ...)", error=None)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
