@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import ServicesCall
+from lgsp.kit import openapi
 from lgsp.kit.body import read_json
 from lgsp.mediation.service import Mediator
 
@@ -41,7 +42,12 @@ async def _call(
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
-@router.post("/{provider}/{service}", summary="Call a provider's service")
+@router.post(
+    "/{provider}/{service}",
+    summary="Call a provider's service",
+    responses=openapi.SERVICE_CALL,
+    openapi_extra=openapi.SERVICE_CALL_BODY,
+)
 async def call_service(
     request: Request, provider: str, service: str, principal: ServicesCall
 ) -> JSONResponse:
@@ -51,7 +57,12 @@ async def call_service(
     return await _call(request, principal, provider, service, "")
 
 
-@router.post("/{provider}/{service}/{path:path}", summary="Call a sub-path of a service")
+@router.post(
+    "/{provider}/{service}/{path:path}",
+    summary="Call a sub-path of a service",
+    responses=openapi.SERVICE_CALL,
+    openapi_extra=openapi.SERVICE_CALL_BODY,
+)
 async def call_service_path(
     request: Request, provider: str, service: str, path: str, principal: ServicesCall
 ) -> JSONResponse:

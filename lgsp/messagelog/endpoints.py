@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import Auditor
+from lgsp.kit import openapi
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import LocalDateTime
 from lgsp.messagelog import repository
@@ -23,7 +24,7 @@ _SINCE = (
 _UNTIL = "entries before this time; the same forms as `since`"
 
 
-@router.get("/log", summary="Search the message log")
+@router.get("/log", summary="Search the message log", responses=openapi.LOG)
 async def search_log(
     request: Request,
     principal: Auditor,
@@ -88,7 +89,7 @@ async def search_log(
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.post("/log/verify", summary="Verify the live message log")
+@router.post("/log/verify", summary="Verify the live message log", responses=openapi.VERIFY)
 async def verify(request: Request, principal: Auditor) -> dict[str, Any]:
     """Checks every sealed batch's signature, the hash chain and every entry's hash, and names
     the first bad entry or batch. For evidence that does not rely on this server, export the log

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import SchemasValidate
+from lgsp.kit import openapi
 from lgsp.kit.body import read_json
 from lgsp.kit.errors import BadRequest, MalformedBody, NotFound
 
@@ -45,7 +46,7 @@ def _payload_of(body: Any, type_name: str) -> dict[str, Any]:
     return body
 
 
-@router.get("", summary="The shared schemas")
+@router.get("", summary="The shared schemas", responses=openapi.SCHEMAS)
 async def list_schemas(request: Request) -> dict[str, Any]:
     """Every message type with the schema its payload must satisfy."""
     platform = request.app.state.platform
@@ -64,7 +65,7 @@ async def list_schemas(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/{type_name}", summary="One type's JSON Schema (2020-12)")
+@router.get("/{type_name}", summary="One type's JSON Schema (2020-12)", responses=openapi.SCHEMA)
 async def get_schema(request: Request, type_name: str) -> dict[str, Any]:
     platform = request.app.state.platform
     try:
@@ -74,7 +75,12 @@ async def get_schema(request: Request, type_name: str) -> dict[str, Any]:
     return schema
 
 
-@router.post("/{type_name}/validate", summary="Check a payload without sending it")
+@router.post(
+    "/{type_name}/validate",
+    summary="Check a payload without sending it",
+    responses=openapi.VALIDATE,
+    openapi_extra=openapi.VALIDATE_BODY,
+)
 async def validate(request: Request, type_name: str, principal: SchemasValidate) -> dict[str, Any]:
     """Validates a payload and answers exactly as a send would: ``422`` with every error
     (pointers relative to the payload), or ``200`` when it is valid. The body is either the
