@@ -4,14 +4,17 @@
 ``lgsp-NAME``, that registers the adapter ``NAME`` in the ``lgsp.adapters`` entry-point group:
 a settings model and an adapter subclass reusing the built-in REST or SOAP adapter, a fake
 recipient, the contract tests wired to the installed test kit, ``py.typed`` and a configuration
-snippet (docs/adapters.md, "Writing a plug-in").
+snippet (docs/adapters.md, "Writing a plug-in"). The templates ship with the adapter test kit
+(lgsp-testkit), which the scaffold's tests need anyway, and are found through the
+``lgsp.scaffold`` entry-point group.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
-from importlib.resources import files
+from importlib.metadata import entry_points
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,7 +26,7 @@ app = typer.Typer(help="Adapters: list them, scaffold a plug-in.", no_args_is_he
 
 Kind = Literal["rest", "soap"]
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_TEMPLATES = "adapter_templates"
+SCAFFOLD_GROUP = "lgsp.scaffold"
 
 # target path (with __PACKAGE__ placeholders) -> template, per kind
 _FILES: dict[str, dict[str, str]] = {
@@ -45,6 +48,17 @@ _FILES["soap"]["tests/recipient.wsdl"] = "recipient.wsdl.tmpl"
 
 class ScaffoldError(Exception):
     pass
+
+
+def _templates() -> Traversable:
+    found = [point for point in entry_points(group=SCAFFOLD_GROUP) if point.name == "templates"]
+    if not found:
+        raise ScaffoldError(
+            "the scaffold's templates come with the adapter test kit: pip install lgsp-testkit "
+            "(from this repository: pip install -e adapters/testkit)"
+        )
+    folder: Traversable = found[0].load()()
+    return folder
 
 
 def _names(name: str, kind: str) -> dict[str, str]:
@@ -84,7 +98,7 @@ def scaffold(name: str, kind: Kind, directory: Path) -> Path:
     root = directory / names["__DIST__"]
     if root.exists():
         raise ScaffoldError(f"{root} already exists; remove it or choose another --dir")
-    templates = files("lgsp.cli").joinpath(_TEMPLATES)
+    templates = _templates()
     rendered = {
         _fill(target, names): _fill(templates.joinpath(t).read_text("utf-8"), names) if t else ""
         for target, t in _FILES[kind].items()
