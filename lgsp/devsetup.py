@@ -14,22 +14,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-import uvicorn
 from sqlalchemy import select
 
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.service import create_client
 from lgsp.directory.config import apply_config, check_config, load_config
 from lgsp.directory.models import Agency
-from lgsp.kit import migrate
+from lgsp.kit import migrate, threadserver
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
 from lgsp.settings import Settings
 
@@ -113,12 +109,6 @@ def registered_simulators() -> dict[str, SimulatorSpec]:
     return found
 
 
-class _ThreadServer(uvicorn.Server):
-    # Signal handlers belong to the main thread.
-    def install_signal_handlers(self) -> None:
-        return None
-
-
 @dataclass
 class RunningSimulators:
     """Handle on started simulators: their base URLs and apps (``app.state`` holds each
@@ -126,16 +116,11 @@ class RunningSimulators:
 
     urls: dict[str, str] = field(default_factory=dict)
     apps: dict[str, Any] = field(default_factory=dict)
-    _servers: list[tuple[_ThreadServer, threading.Thread, socket.socket]] = field(
-        default_factory=list
-    )
+    _servers: list[threadserver.ThreadServer] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
-        for server, _, _ in self._servers:
-            server.should_exit = True
-        for _, thread, sock in self._servers:
-            thread.join(timeout)
-            sock.close()
+        for server in self._servers:
+            server.stop(timeout)
         self._servers.clear()
 
     def __enter__(self) -> RunningSimulators:
@@ -164,32 +149,20 @@ def start_simulators(
     try:
         for name in chosen:
             app = specs[name].create_app()
-            port = ports[name]
-            config = uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                timeout_graceful_shutdown=2,
-            )
-            # Bound here, so a taken port is an error in the caller, not in the server thread.
-            sock = _listening_socket(host, port, f"simulator {name!r}")
-            server = _ThreadServer(config)
-            thread = threading.Thread(
-                target=server.run, kwargs={"sockets": [sock]}, name=f"sim-{name}", daemon=True
-            )
-            handle._servers.append((server, thread, sock))
-            thread.start()
-            deadline = time.monotonic() + startup_timeout
-            while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    raise SimulatorStartError(f"simulator {name!r} did not start on {host}:{port}")
-                time.sleep(0.01)
-            bound = server.servers[0].sockets[0].getsockname()[1]
-            handle.urls[name] = f"http://{_url_host(host)}:{bound}"
+            try:
+                server = threadserver.start(
+                    app,
+                    host=host,
+                    port=ports[name],
+                    name=f"simulator {name!r}",
+                    startup_timeout=startup_timeout,
+                )
+            except threadserver.PortTaken as exc:
+                raise SimulatorStartError(f"{exc}; {_MOVE_HINT}") from exc
+            except RuntimeError as exc:
+                raise SimulatorStartError(str(exc)) from exc
+            handle._servers.append(server)
+            handle.urls[name] = server.url
             handle.apps[name] = app
     except BaseException:
         handle.stop()
@@ -197,25 +170,9 @@ def start_simulators(
     return handle
 
 
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - reading the setting, not binding
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def _listening_socket(host: str, port: int, what: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise SimulatorStartError(
-            f"{what} cannot listen on {host}:{port} ({exc.strerror or exc}); is another "
-            "`make run` using it? Set LGSP_PORT to move the platform and all its simulators"
-        ) from exc
-    return sock
+_MOVE_HINT = (
+    "is another `make run` using it? Set LGSP_PORT to move the platform and all its simulators"
+)
 
 
 def start_dev_simulators(settings: Settings) -> RunningSimulators:
@@ -245,7 +202,10 @@ def start_dev_simulators(settings: Settings) -> RunningSimulators:
 
 
 def _check_platform_port(settings: Settings) -> None:
-    _listening_socket(settings.host, settings.port, "the platform").close()
+    try:
+        threadserver.bind(settings.host, settings.port, "the platform").close()
+    except threadserver.PortTaken as exc:
+        raise SimulatorStartError(f"{exc}; {_MOVE_HINT}") from exc
 
 
 def prepare(settings: Settings, *, simulators: bool = True) -> RunningSimulators | None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import uvicorn
+from lgsp.kit import threadserver
 
 LOOPBACK = "127.0.0.1"
 
@@ -29,12 +28,6 @@ def free_port() -> int:
         return port
 
 
-class _ThreadedServer(uvicorn.Server):
-    # Signal handlers belong to the main thread; a server in a thread must not install them.
-    def install_signal_handlers(self) -> None:
-        return None
-
-
 @contextmanager
 def serve_asgi(
     app: Any,
@@ -44,30 +37,19 @@ def serve_asgi(
     graceful_shutdown: int = 2,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a daemon thread; yield ``http://127.0.0.1:<port>``."""
-    config = uvicorn.Config(
+    server = threadserver.start(
         app,
         host=LOOPBACK,
         port=port,
-        log_level="warning",
-        access_log=False,
+        name="asgi-test-server",
         lifespan="auto",
-        timeout_graceful_shutdown=graceful_shutdown,
+        startup_timeout=startup_timeout,
+        graceful_shutdown=graceful_shutdown,
     )
-    server = _ThreadedServer(config)
-    thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("the test ASGI server did not start")
-        time.sleep(0.01)
-    bound_port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{LOOPBACK}:{bound_port}"
+        yield server.url
     finally:
-        server.should_exit = True
-        thread.join(timeout=startup_timeout + graceful_shutdown)
+        server.stop(timeout=startup_timeout + graceful_shutdown)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
