@@ -154,11 +154,15 @@ def json_body(
     model: type[BaseModel] | None = None,
     *,
     schema: Mapping[str, Any] | None = None,
+    any_of: list[dict[str, Any]] | None = None,
     required: bool = True,
     description: str | None = None,
 ) -> dict[str, Any]:
-    """``openapi_extra=`` for a handler that reads its JSON body itself (lgsp.kit.body)."""
+    """``openapi_extra=`` for a handler that reads its JSON body itself (lgsp.kit.body);
+    ``any_of`` adds the rules the model cannot say (at least one of several fields)."""
     body_schema = model.model_json_schema(ref_template=_REF) if model else dict(schema or {})
+    if any_of:
+        body_schema["anyOf"] = any_of
     body: dict[str, Any] = {
         "required": required,
         "content": {"application/json": {"schema": body_schema}},
@@ -362,10 +366,17 @@ SEND = {
     202: {
         "description": "Accepted",
         "headers": {n: _header(n) for n in ("Location", "Idempotent-Replayed")},
+        "links": {
+            "MessageStatus": {
+                "operationRef": "#/paths/~1v1~1messages~1{message_id}/get",
+                "parameters": {"message_id": "$response.body#/id"},
+                "description": "The accepted message's delivery status",
+            }
+        },
     },
 }
 READ = problems(404)
-INBOX = problems(400, 422)
+INBOX = problems(404, 422)
 ACK = {**ok(Acked), **problems(404)}
 SCHEMAS = ok(SchemaList)
 SCHEMA = {**ok(schema={"type": "object"}, description="A JSON Schema (2020-12)"), **problems(404)}
@@ -391,6 +402,19 @@ METRICS = ok(
     media_type="text/plain",
 )
 
+# Documents the rule lgsp.exchange.service.check_idempotency_key enforces (answering 400).
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "description": "A repeat with the same key answers the first answer and stores nothing",
+    "pattern": "^[!-~]{1,200}$",
+}
+
+# A replay must say what to replay (the handler answers 400 otherwise).
+REPLAY_SELECTORS: list[dict[str, Any]] = [
+    {"required": ["delivery_ids"], "properties": {"delivery_ids": {"minItems": 1}}},
+    {"required": ["message_ids"], "properties": {"message_ids": {"minItems": 1}}},
+    {"required": ["recipient"], "properties": {"recipient": {"type": "string", "minLength": 1}}},
+    {"required": ["all"], "properties": {"all": {"const": True}}},
+]
 SERVICE_CALL_BODY = json_body(
     schema={"description": "The service's request (see its request_schema in GET /v1/services)"},
     required=False,

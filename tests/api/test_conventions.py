@@ -4,6 +4,7 @@ as 404, token errors that do not tell which client ids exist, and audit times wi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,13 +99,14 @@ def test_an_inbox_cursor_that_names_no_message_is_refused(live: LivePlatform) ->
         assert sent.json()["id"] in [m["id"] for m in page["items"]]
         after_last = http.get("/v1/inbox", params={"after": page["items"][-1]["id"]}, headers=inbox)
         assert after_last.status_code == 200 and after_last.json()["items"] == []
-        problem = assert_problem(
-            http.get("/v1/inbox", params={"after": "garbage"}, headers=inbox), 400, "bad-request"
-        )
-        assert "garbage" in problem["detail"]
+        garbage = http.get("/v1/inbox", params={"after": "garbage"}, headers=inbox)
+        problem = assert_problem(garbage, 422, "invalid-request")
+        assert problem["errors"][0]["pointer"] == "/after"
+        unknown = http.get("/v1/inbox", params={"after": str(uuid.uuid4())}, headers=inbox)
+        assert_problem(unknown, 404, "not-found")
         # Another agency's message is no cursor for this inbox either.
         other = http.get("/v1/inbox", params={"after": sent.json()["id"]}, headers=live.auth(IOC))
-        assert_problem(other, 400, "bad-request")
+        assert_problem(other, 404, "not-found")
 
 
 # -- challenges and methods --------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_every_error_is_a_problem_and_every_api_operation_has_its_errors(
     expected = {
         ("/v1/messages", "post"): {"400", "403", "409", "413", "415", "422"},
         ("/v1/messages/{message_id}", "get"): {"404"},
-        ("/v1/inbox", "get"): {"400", "422"},
+        ("/v1/inbox", "get"): {"404", "422"},
         ("/v1/schemas/{type_name}", "get"): {"404"},
         ("/v1/schemas/{type_name}/validate", "post"): {"400", "404", "422"},
         ("/v1/services/{provider}/{service}", "post"): {"400", "403", "404", "502", "504"},
