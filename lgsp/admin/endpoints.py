@@ -21,13 +21,12 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 class ReplayRequest(BaseModel):
-    # Strict: "all": 0 is a mistake, not False.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     delivery_ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = []
     message_ids: list[str] = []
     recipient: str | None = None
-    all: bool = False
+    all: bool = Field(default=False, strict=True)  # "all": 0 is a mistake, not False
 
 
 @router.get("/dead-letters", summary="Dead-lettered deliveries", responses=openapi.DEAD_LETTERS)

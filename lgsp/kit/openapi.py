@@ -427,6 +427,17 @@ VALIDATE_BODY = json_body(
     }
 )
 
+# What a parameter's handler checks itself, stated in the document (path, parameter name).
+_SEGMENT = r"[^./\\?#\x00-\x1f\x7f][^/\\?#\x00-\x1f\x7f]*"
+PARAMETER_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/services/{provider}/{service}/{path}", "path"): {
+        "type": "string",
+        "pattern": f"^{_SEGMENT}(?:/{_SEGMENT})*$",
+        "description": "One of the sub-paths the service declares (GET /v1/services); dot "
+        "segments, encoded '/', '\\', '?', '#' and control characters are refused (400)",
+    },
+}
+
 # -- finishing the document ------------------------------------------------------------------------
 
 
@@ -486,6 +497,10 @@ def finish(
                     responses.setdefault("403", problem(403))
             elif path in ("/oauth/token", "/token", "/oauth/introspect", "/oauth/revoke"):
                 op["security"] = [{"client_secret_basic": []}, {}]
+            for parameter in op.get("parameters", []):
+                documented = PARAMETER_SCHEMAS.get((path, parameter["name"]))
+                if documented is not None:
+                    parameter["schema"] = documented
             if path.startswith(("/v1/", "/oauth/", "/token")):
                 responses.setdefault("503", problem(503))
             for response in responses.values():
