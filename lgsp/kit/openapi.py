@@ -61,6 +61,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "request_id": {"type": ["string", "null"]},
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemError"}},
+        "upstream_status": {
+            "type": ["integer", "null"],
+            "description": "a mediated call: the status the provider answered",
+        },
+        "upstream_reply": {
+            "description": "a mediated call: what the provider answered",
+        },
     },
 }
 PROBLEM_ERROR_SCHEMA: dict[str, Any] = {
@@ -384,7 +391,16 @@ VALIDATE = {**ok(Validated), **problems(400, 404, 413, 415, 422)}
 AGENCY = problems(404)
 SERVICE_CALL = {
     **ok(schema={}, description="The provider's reply, converted to JSON"),
+    "2XX": {
+        "description": "The provider's own success status, passed through with its reply",
+        "content": {"application/json": {"schema": {}}},
+    },
     **problems(400, 404, 413, 415, 422, 502, 504),
+    "4XX": problem(
+        400,
+        "The provider refused the request: its status is passed through, with upstream_status "
+        "and upstream_reply in the problem",
+    ),
 }
 DEAD_LETTERS = {**ok(DeadLetterPage), **problems(422)}
 DEAD_LETTER = {**ok(DeadLetterWithPayload), **problems(404, 422)}
