@@ -368,24 +368,69 @@ REVOKE = {
 METADATA = ok(ServerMetadata)
 KEYS = ok(JWKS)
 
+
+def _links(**links: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
+    """Links of a success response (name = (path, method, parameters)); the stateful phase of
+    the contract test follows them."""
+    return {
+        name: {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method,
+            "parameters": parameters,
+        }
+        for name, (path, method, parameters) in links.items()
+    }
+
+
 SEND = {
     **problems(400, 409, 413, 415, 422),
     202: {
         "description": "Accepted",
         "headers": {n: _header(n) for n in ("Location", "Idempotent-Replayed")},
-        "links": {
-            "MessageStatus": {
-                "operationRef": "#/paths/~1v1~1messages~1{message_id}/get",
-                "parameters": {"message_id": "$response.body#/id"},
-                "description": "The accepted message's delivery status",
-            }
-        },
+        "links": _links(
+            MessageStatus=("/v1/messages/{message_id}", "get", {"message_id": "$response.body#/id"})
+        ),
     },
 }
+
+
 READ = problems(404)
-INBOX = problems(404, 422)
+INBOX: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A page of the inbox, oldest first",
+        "links": _links(
+            AcknowledgeFirst=(
+                "/v1/inbox/{message_id}/ack",
+                "post",
+                {"message_id": "$response.body#/items/0/id"},
+            ),
+            FirstMessageStatus=(
+                "/v1/messages/{message_id}",
+                "get",
+                {"message_id": "$response.body#/items/0/id"},
+            ),
+        ),
+    },
+    **problems(404, 422),
+}
 ACK = {**ok(Acked), **problems(404)}
-SCHEMAS = ok(SchemaList)
+SCHEMAS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every message type with its schema",
+        "model": SchemaList,
+        "links": _links(
+            FirstSchema=(
+                "/v1/schemas/{type_name}",
+                "get",
+                {"type_name": "$response.body#/types/0/type"},
+            ),
+            ValidateFirst=(
+                "/v1/schemas/{type_name}/validate",
+                "post",
+                {"type_name": "$response.body#/types/0/type"},
+            ),
+        ),
+    }
+}
 SCHEMA = {**ok(schema={"type": "object"}, description="A JSON Schema (2020-12)"), **problems(404)}
 VALIDATE = {**ok(Validated), **problems(400, 404, 413, 415, 422)}
 AGENCY = problems(404)
@@ -402,7 +447,20 @@ SERVICE_CALL = {
         "and upstream_reply in the problem",
     ),
 }
-DEAD_LETTERS = {**ok(DeadLetterPage), **problems(422)}
+DEAD_LETTERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Dead letters, oldest first",
+        "model": DeadLetterPage,
+        "links": _links(
+            FirstDeadLetter=(
+                "/v1/admin/dead-letters/{delivery_id}",
+                "get",
+                {"delivery_id": "$response.body#/items/0/delivery_id"},
+            )
+        ),
+    },
+    **problems(422),
+}
 DEAD_LETTER = {**ok(DeadLetterWithPayload), **problems(404, 422)}
 REPLAY = {**ok(Replayed), **problems(400, 413, 415, 422)}
 LOG = {**ok(LogPage), **problems(422)}
