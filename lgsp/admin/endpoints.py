@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.admin import service
@@ -15,6 +15,7 @@ from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
+from lgsp.kit.ids import MAX_ROW_ID
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -22,10 +23,10 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delivery_ids: list[int] = []
+    delivery_ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = []
     message_ids: list[str] = []
     recipient: str | None = None
-    all: bool = False
+    all: bool = Field(default=False, strict=True)  # "all": 0 is a mistake, not False
 
 
 @router.get("/dead-letters", summary="Dead-lettered deliveries", responses=openapi.DEAD_LETTERS)
@@ -34,7 +35,9 @@ async def dead_letters(
     principal: Admin,
     recipient: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[int, Query(ge=0, description="last delivery id of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="last delivery id of the previous page")
+    ] = 0,
 ) -> dict[str, Any]:
     def run() -> list[service.DeadLetter]:
         with request.app.state.platform.sessions() as session:
@@ -45,11 +48,15 @@ async def dead_letters(
 
 
 @router.get(
-    "/dead-letters/{delivery_id}",
+    "/dead-letters/{delivery_id:int}",
     summary="One dead letter with its message",
     responses=openapi.DEAD_LETTER,
 )
-async def dead_letter(request: Request, delivery_id: int, principal: Admin) -> dict[str, Any]:
+async def dead_letter(
+    request: Request,
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    principal: Admin,
+) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request.app.state.platform.sessions() as session:
             found = service.get_dead(session, delivery_id)
@@ -66,7 +73,7 @@ async def dead_letter(request: Request, delivery_id: int, principal: Admin) -> d
     "/dead-letters/replay",
     summary="Replay dead letters",
     responses=openapi.REPLAY,
-    openapi_extra=openapi.json_body(ReplayRequest),
+    openapi_extra=openapi.json_body(ReplayRequest, any_of=openapi.REPLAY_SELECTORS),
 )
 async def replay(request: Request, principal: Admin) -> dict[str, Any]:
     """Reopen dead deliveries by ``delivery_ids``, ``message_ids``, ``recipient`` or ``all``.

@@ -20,6 +20,7 @@ from lgsp.exchange.schemas import (
 )
 from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
+from lgsp.kit.ids import MESSAGE_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -40,7 +41,10 @@ router = APIRouter(prefix="/v1", tags=["messages"])
 async def send_message(
     request: Request,
     principal: MessagesSend,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", json_schema_extra=openapi.IDEMPOTENCY_KEY),
+    ] = None,
 ) -> JSONResponse:
     """Accept a message for relay. Answers ``202`` once the message and one outbox row per
     recipient are durably stored; delivery follows, at least once. The payload is validated
@@ -121,7 +125,10 @@ async def get_inbox(
     request: Request,
     principal: InboxRead,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[str | None, Query(description="last message id of the previous page")] = None,
+    after: Annotated[
+        str | None,
+        Query(pattern=MESSAGE_ID_PATTERN, description="last message id of the previous page"),
+    ] = None,
 ) -> InboxPage:
     """Messages addressed to the caller's agency that it has not acknowledged yet, oldest
     first. A message stays here until ``POST /v1/inbox/{id}/ack``."""

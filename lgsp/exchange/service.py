@@ -257,7 +257,7 @@ def inbox(
             cursor = repository.delivery_for(session, after, principal.agency)
             if cursor is None:
                 # Not an empty page: a caller with a wrong cursor would stop reading for good.
-                raise BadRequest(f"'after' names no message of this inbox: {after!r}")
+                raise NotFound(f"'after' names no message of the inbox of {principal.agency}")
             after_id = cursor.id
         rows = list(
             repository.inbox_page(session, principal.agency, limit=limit + 1, after_id=after_id)

@@ -8,6 +8,13 @@ import uuid
 
 _MS_MASK = (1 << 48) - 1
 
+# Request parameters that name rows are bounded, so an oversized id is a 422, not a database
+# overflow: by the largest integer a JSON number carries exactly (the OpenAPI document states it
+# as a number), far below what both databases hold and beyond any row id.
+MAX_ROW_ID = 2**53 - 1
+# A message id as the platform writes it (UUID, lowercase hex).
+MESSAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
 
 def uuid7() -> str:
     ms = time.time_ns() // 1_000_000

@@ -61,6 +61,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "request_id": {"type": ["string", "null"]},
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemError"}},
+        "upstream_status": {
+            "type": ["integer", "null"],
+            "description": "a mediated call: the status the provider answered",
+        },
+        "upstream_reply": {
+            "description": "a mediated call: what the provider answered",
+        },
     },
 }
 PROBLEM_ERROR_SCHEMA: dict[str, Any] = {
@@ -154,11 +161,15 @@ def json_body(
     model: type[BaseModel] | None = None,
     *,
     schema: Mapping[str, Any] | None = None,
+    any_of: list[dict[str, Any]] | None = None,
     required: bool = True,
     description: str | None = None,
 ) -> dict[str, Any]:
-    """``openapi_extra=`` for a handler that reads its JSON body itself (lgsp.kit.body)."""
+    """``openapi_extra=`` for a handler that reads its JSON body itself (lgsp.kit.body);
+    ``any_of`` adds the rules the model cannot say (at least one of several fields)."""
     body_schema = model.model_json_schema(ref_template=_REF) if model else dict(schema or {})
+    if any_of:
+        body_schema["anyOf"] = any_of
     body: dict[str, Any] = {
         "required": required,
         "content": {"application/json": {"schema": body_schema}},
@@ -357,25 +368,99 @@ REVOKE = {
 METADATA = ok(ServerMetadata)
 KEYS = ok(JWKS)
 
+
+def _links(**links: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
+    """Links of a success response (name = (path, method, parameters)); the stateful phase of
+    the contract test follows them."""
+    return {
+        name: {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method,
+            "parameters": parameters,
+        }
+        for name, (path, method, parameters) in links.items()
+    }
+
+
 SEND = {
     **problems(400, 409, 413, 415, 422),
     202: {
         "description": "Accepted",
         "headers": {n: _header(n) for n in ("Location", "Idempotent-Replayed")},
+        "links": _links(
+            MessageStatus=("/v1/messages/{message_id}", "get", {"message_id": "$response.body#/id"})
+        ),
     },
 }
+
+
 READ = problems(404)
-INBOX = problems(400, 422)
+INBOX: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A page of the inbox, oldest first",
+        "links": _links(
+            AcknowledgeFirst=(
+                "/v1/inbox/{message_id}/ack",
+                "post",
+                {"message_id": "$response.body#/items/0/id"},
+            ),
+            FirstMessageStatus=(
+                "/v1/messages/{message_id}",
+                "get",
+                {"message_id": "$response.body#/items/0/id"},
+            ),
+        ),
+    },
+    **problems(404, 422),
+}
 ACK = {**ok(Acked), **problems(404)}
-SCHEMAS = ok(SchemaList)
+SCHEMAS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every message type with its schema",
+        "model": SchemaList,
+        "links": _links(
+            FirstSchema=(
+                "/v1/schemas/{type_name}",
+                "get",
+                {"type_name": "$response.body#/types/0/type"},
+            ),
+            ValidateFirst=(
+                "/v1/schemas/{type_name}/validate",
+                "post",
+                {"type_name": "$response.body#/types/0/type"},
+            ),
+        ),
+    }
+}
 SCHEMA = {**ok(schema={"type": "object"}, description="A JSON Schema (2020-12)"), **problems(404)}
 VALIDATE = {**ok(Validated), **problems(400, 404, 413, 415, 422)}
 AGENCY = problems(404)
 SERVICE_CALL = {
     **ok(schema={}, description="The provider's reply, converted to JSON"),
+    "2XX": {
+        "description": "The provider's own success status, passed through with its reply",
+        "content": {"application/json": {"schema": {}}},
+    },
     **problems(400, 404, 413, 415, 422, 502, 504),
+    "4XX": problem(
+        400,
+        "The provider refused the request: its status is passed through, with upstream_status "
+        "and upstream_reply in the problem",
+    ),
 }
-DEAD_LETTERS = {**ok(DeadLetterPage), **problems(422)}
+DEAD_LETTERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Dead letters, oldest first",
+        "model": DeadLetterPage,
+        "links": _links(
+            FirstDeadLetter=(
+                "/v1/admin/dead-letters/{delivery_id}",
+                "get",
+                {"delivery_id": "$response.body#/items/0/delivery_id"},
+            )
+        ),
+    },
+    **problems(422),
+}
 DEAD_LETTER = {**ok(DeadLetterWithPayload), **problems(404, 422)}
 REPLAY = {**ok(Replayed), **problems(400, 413, 415, 422)}
 LOG = {**ok(LogPage), **problems(422)}
@@ -391,6 +476,19 @@ METRICS = ok(
     media_type="text/plain",
 )
 
+# Documents the rule lgsp.exchange.service.check_idempotency_key enforces (answering 400).
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "description": "A repeat with the same key answers the first answer and stores nothing",
+    "pattern": "^[!-~]{1,200}$",
+}
+
+# A replay must say what to replay (the handler answers 400 otherwise).
+REPLAY_SELECTORS: list[dict[str, Any]] = [
+    {"required": ["delivery_ids"], "properties": {"delivery_ids": {"minItems": 1}}},
+    {"required": ["message_ids"], "properties": {"message_ids": {"minItems": 1}}},
+    {"required": ["recipient"], "properties": {"recipient": {"type": "string", "minLength": 1}}},
+    {"required": ["all"], "properties": {"all": {"const": True}}},
+]
 SERVICE_CALL_BODY = json_body(
     schema={"description": "The service's request (see its request_schema in GET /v1/services)"},
     required=False,
@@ -402,6 +500,17 @@ VALIDATE_BODY = json_body(
         "whose type is the type in the path",
     }
 )
+
+# What a parameter's handler checks itself, stated in the document (path, parameter name).
+_SEGMENT = r"[^./\\?#\x00-\x1f\x7f][^/\\?#\x00-\x1f\x7f]*"
+PARAMETER_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/services/{provider}/{service}/{path}", "path"): {
+        "type": "string",
+        "pattern": f"^{_SEGMENT}(?:/{_SEGMENT})*$",
+        "description": "One of the sub-paths the service declares (GET /v1/services); dot "
+        "segments, encoded '/', '\\', '?', '#' and control characters are refused (400)",
+    },
+}
 
 # -- finishing the document ------------------------------------------------------------------------
 
@@ -462,6 +571,10 @@ def finish(
                     responses.setdefault("403", problem(403))
             elif path in ("/oauth/token", "/token", "/oauth/introspect", "/oauth/revoke"):
                 op["security"] = [{"client_secret_basic": []}, {}]
+            for parameter in op.get("parameters", []):
+                documented = PARAMETER_SCHEMAS.get((path, parameter["name"]))
+                if documented is not None:
+                    parameter["schema"] = documented
             if path.startswith(("/v1/", "/oauth/", "/token")):
                 responses.setdefault("503", problem(503))
             for response in responses.values():

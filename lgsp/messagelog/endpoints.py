@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth.deps import Auditor
 from lgsp.kit import openapi
 from lgsp.kit.db import transaction
+from lgsp.kit.ids import MAX_ROW_ID
 from lgsp.kit.timeutil import LocalDateTime
 from lgsp.messagelog import repository
 from lgsp.messagelog.service import append as log_append
@@ -34,7 +35,9 @@ async def search_log(
     agency: str | None = None,
     since: Annotated[LocalDateTime | None, Query(description=_SINCE)] = None,
     until: Annotated[LocalDateTime | None, Query(description=_UNTIL)] = None,
-    after_id: Annotated[int | None, Query(description="last id of the previous page")] = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="last id of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     oldest_first: bool = False,
     unmask: Annotated[bool, Query(description="show personal data; this is itself logged")] = (

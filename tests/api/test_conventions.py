@@ -4,6 +4,7 @@ as 404, token errors that do not tell which client ids exist, and audit times wi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,13 +99,14 @@ def test_an_inbox_cursor_that_names_no_message_is_refused(live: LivePlatform) ->
         assert sent.json()["id"] in [m["id"] for m in page["items"]]
         after_last = http.get("/v1/inbox", params={"after": page["items"][-1]["id"]}, headers=inbox)
         assert after_last.status_code == 200 and after_last.json()["items"] == []
-        problem = assert_problem(
-            http.get("/v1/inbox", params={"after": "garbage"}, headers=inbox), 400, "bad-request"
-        )
-        assert "garbage" in problem["detail"]
+        garbage = http.get("/v1/inbox", params={"after": "garbage"}, headers=inbox)
+        problem = assert_problem(garbage, 422, "invalid-request")
+        assert problem["errors"][0]["pointer"] == "/after"
+        unknown = http.get("/v1/inbox", params={"after": str(uuid.uuid4())}, headers=inbox)
+        assert_problem(unknown, 404, "not-found")
         # Another agency's message is no cursor for this inbox either.
         other = http.get("/v1/inbox", params={"after": sent.json()["id"]}, headers=live.auth(IOC))
-        assert_problem(other, 400, "bad-request")
+        assert_problem(other, 404, "not-found")
 
 
 # -- challenges and methods --------------------------------------------------------------------
@@ -198,3 +200,26 @@ def test_audit_times_without_offset_are_the_platforms_local_time(live: LivePlatf
             r = http.get("/v1/audit/log", params={"since": odd}, headers=auditor)
             problem = assert_problem(r, 422, "invalid-request")
             assert problem["errors"][0]["pointer"] == "/since"
+
+
+# -- ids and bodies the contract test found -----------------------------------------------------
+
+
+def test_oversized_ids_and_loose_values_are_422_not_500(live: LivePlatform) -> None:
+    huge = str(2**63)
+    with live.http(headers=live.auth(IOC, "admin audit")) as http:
+        assert_problem(http.get(f"/v1/admin/dead-letters/{huge}"), 422, "invalid-request")
+        assert_problem(
+            http.get("/v1/admin/dead-letters", params={"after": huge}), 422, "invalid-request"
+        )
+        assert_problem(http.get("/v1/audit/log", params={"after_id": huge}), 422, "invalid-request")
+        replay = "/v1/admin/dead-letters/replay"
+        assert_problem(http.post(replay, json={"delivery_ids": [2**63]}), 422, "invalid-envelope")
+        assert_problem(http.post(replay, json={"all": 0}), 422, "invalid-envelope")
+        assert_problem(http.post(replay, json={}), 400, "bad-request")
+        assert http.post(replay, json={"all": True}).json() == {"replayed": []}
+        # A literal path beside a templated one: 405 names the literal one's methods.
+        r = http.get(replay)
+        assert_problem(r, 405, "method-not-allowed")
+        assert r.headers["allow"] == "POST"
+        assert_problem(http.get("/v1/audit/log", params={"until": "0.5"}), 422, "invalid-request")

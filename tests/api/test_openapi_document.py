@@ -45,7 +45,7 @@ def test_every_error_is_a_problem_and_every_api_operation_has_its_errors(
         responses = op["responses"]
         for status, response in responses.items():
             assert response["headers"]["X-Request-Id"], (path, method, status)
-            if int(status) < 400 or (path in OAUTH and status in ("400", "401")):
+            if status[0] in "123" or (path in OAUTH and status in ("400", "401")):
                 continue
             if path == "/readyz":
                 continue  # answers its own JSON when the database is down
@@ -62,10 +62,10 @@ def test_every_error_is_a_problem_and_every_api_operation_has_its_errors(
     expected = {
         ("/v1/messages", "post"): {"400", "403", "409", "413", "415", "422"},
         ("/v1/messages/{message_id}", "get"): {"404"},
-        ("/v1/inbox", "get"): {"400", "422"},
+        ("/v1/inbox", "get"): {"404", "422"},
         ("/v1/schemas/{type_name}", "get"): {"404"},
         ("/v1/schemas/{type_name}/validate", "post"): {"400", "404", "422"},
-        ("/v1/services/{provider}/{service}", "post"): {"400", "403", "404", "502", "504"},
+        ("/v1/services/{provider}/{service}", "post"): {"400", "403", "404", "4XX", "502", "504"},
         ("/v1/admin/dead-letters/{delivery_id}", "get"): {"403", "404"},
     }
     for (path, method), statuses in expected.items():
