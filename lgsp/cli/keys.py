@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lgsp.auth.keys import KeyStore
-from lgsp.cli.common import console, print_json, session_factory, settings
+from lgsp.cli.common import ActorOption, cli_actor, console, print_json, session_factory, settings
 from lgsp.kit.db import transaction
 from lgsp.messagelog.service import append as log_append
 
@@ -15,13 +15,13 @@ app = typer.Typer(help="Token and log signing keys.", no_args_is_help=True)
 
 
 @app.command("rotate")
-def rotate() -> None:
+def rotate(actor: ActorOption = None) -> None:
     """Make a new signing key active. The old key stays published in the JWKS until the tokens
     it signed have expired, so nothing in flight breaks."""
     sessions = session_factory()
     kid = KeyStore(sessions, settings()).rotate()
     with transaction(sessions) as session:
-        log_append(session, "admin.key_rotated", actor="cli", detail={"kid": kid})
+        log_append(session, "admin.key_rotated", actor=cli_actor(actor), detail={"kid": kid})
     console.print(f"active signing key: {kid}")
 
 
