@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import MetricsRead
+from lgsp.kit import openapi
 
 router = APIRouter(tags=["operations"])
 
@@ -26,12 +27,12 @@ SERVICE_CALLS = Counter(
 )
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", summary="Liveness: the process answers", responses=openapi.HEALTH)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers")
+@router.get("/readyz", summary="Readiness: the database answers", responses=openapi.READY)
 async def readyz(request: Request) -> Response:
     engine = request.app.state.platform.engine
 
@@ -48,7 +49,12 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses=openapi.METRICS,
+)
 async def metrics(principal: MetricsRead) -> Response:
     """Prometheus text format, for a client holding the ``metrics`` scope (Prometheus fetches
     its token itself: ``oauth2`` with client credentials in the scrape configuration)."""

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.admin import service
 from lgsp.auth.deps import Admin
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
@@ -29,7 +29,7 @@ class ReplayRequest(BaseModel):
     all: bool = False
 
 
-@router.get("/dead-letters", summary="Dead-lettered deliveries")
+@router.get("/dead-letters", summary="Dead-lettered deliveries", responses=openapi.DEAD_LETTERS)
 async def dead_letters(
     request: Request,
     principal: Admin,
@@ -46,7 +46,11 @@ async def dead_letters(
     return {"items": [reading.shown(asdict(i), None) for i in items]}
 
 
-@router.get("/dead-letters/{delivery_id}", summary="One dead letter with its message")
+@router.get(
+    "/dead-letters/{delivery_id}",
+    summary="One dead letter with its message",
+    responses={**openapi.DEAD_LETTER, **openapi.problems(400)},  # 400: unmask without a reason
+)
 async def dead_letter(
     request: Request,
     delivery_id: int,
@@ -85,7 +89,12 @@ async def dead_letter(
     return await run_in_threadpool(run)
 
 
-@router.post("/dead-letters/replay", summary="Replay dead letters")
+@router.post(
+    "/dead-letters/replay",
+    summary="Replay dead letters",
+    responses=openapi.REPLAY,
+    openapi_extra=openapi.json_body(ReplayRequest),
+)
 async def replay(request: Request, principal: Admin) -> dict[str, Any]:
     """Reopen dead deliveries by ``delivery_ids``, ``message_ids``, ``recipient`` or ``all``.
     They are delivered again from the start of a new retry window."""

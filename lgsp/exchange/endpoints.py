@@ -12,7 +12,7 @@ from lgsp.auth.deps import InboxRead, MessagesRead, MessagesSend
 from lgsp.exchange import service
 from lgsp.exchange.schemas import Accepted, InboxItem, InboxPage, MessageView, SendRequest
 from lgsp.exchange.views import message_view
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 from lgsp.messagelog.reading import check_reason
 
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["messages"])
     status_code=202,
     response_model=Accepted,
     summary="Send a message",
+    responses=openapi.SEND,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -67,7 +68,12 @@ async def send_message(
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202, headers=headers)
 
 
-@router.get("/messages/{message_id}", response_model=MessageView, summary="A message's status")
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageView,
+    summary="A message's status",
+    responses={**openapi.READ, **openapi.problems(400)},  # 400: unmask without a reason
+)
 async def get_message(
     request: Request,
     message_id: str,
@@ -91,7 +97,12 @@ async def get_message(
     return await run_in_threadpool(run)
 
 
-@router.get("/inbox", response_model=InboxPage, summary="Pull messages waiting for this agency")
+@router.get(
+    "/inbox",
+    response_model=InboxPage,
+    summary="Pull messages waiting for this agency",
+    responses=openapi.INBOX,
+)
 async def get_inbox(
     request: Request,
     principal: InboxRead,
@@ -119,7 +130,9 @@ async def get_inbox(
     )
 
 
-@router.post("/inbox/{message_id}/ack", summary="Acknowledge a pulled message")
+@router.post(
+    "/inbox/{message_id}/ack", summary="Acknowledge a pulled message", responses=openapi.ACK
+)
 async def ack_inbox(request: Request, message_id: str, principal: InboxRead) -> dict[str, str]:
     """Marks the message as received by the caller's agency; acknowledging twice is harmless."""
     delivery = await run_in_threadpool(

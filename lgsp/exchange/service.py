@@ -255,7 +255,10 @@ def inbox(
         after_id = None
         if after is not None:
             cursor = repository.delivery_for(session, after, principal.agency)
-            after_id = cursor.id if cursor is not None else None
+            if cursor is None:
+                # Not an empty page: a caller with a wrong cursor would stop reading for good.
+                raise BadRequest(f"'after' names no message of this inbox: {after!r}")
+            after_id = cursor.id
         rows = list(
             repository.inbox_page(session, principal.agency, limit=limit + 1, after_id=after_id)
         )
