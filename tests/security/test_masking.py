@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_a_log_export_is_masked_unless_unmasked_with_a_reason(world: World, tmp_
     assert verified.returncode == 0
 
 
-def test_auditors_and_admins_are_different_roles(world: World) -> None:
+def test_auditors_and_admins_are_different_roles(world: World, tmp_path: Path) -> None:
     message_id, _ = dead_dossier(world, 4)
     admin = world.admin()
     mark = last_entry(world)
@@ -163,7 +164,19 @@ def test_auditors_and_admins_are_different_roles(world: World) -> None:
     assert entries_after(world, mark) == []
     auditor = world.live.auth(IOC, "audit")
     assert_problem(world.get(DEAD_LETTERS, headers=auditor), 403, "insufficient-scope")
-    # The sample province gives no client both roles.
+    # The sample province gives no client both roles ...
     clients = yaml.safe_load((PROJECT_ROOT / "config" / "clients.yaml").read_text("utf-8"))
     for client in clients["clients"]:
         assert not {"admin", "audit"} <= set(client["scopes"]), client["client_id"]
+    # ... and no client can be made with both, from the CLI or the configuration.
+    settings = world.live.settings
+    mark = last_entry(world)
+    both = run_cli(settings, "clients", "create", ADMIN_AGENCY, "--scope", "admin audit")
+    assert both.returncode != 0 and "not both" in both.stdout + both.stderr
+    assert entries_after(world, mark) == []
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    clients["clients"][0]["scopes"] = ["admin", "audit"]
+    (config / "clients.yaml").write_text(yaml.safe_dump(clients, allow_unicode=True), "utf-8")
+    checked = run_cli(settings, "config", "check", str(config))
+    assert checked.returncode != 0 and "not both" in checked.stdout + checked.stderr
