@@ -104,7 +104,7 @@ def seal(
     except ImportError as exc:  # pragma: no cover
         raise typer.BadParameter("no key store available to sign batches") from exc
     sessions = session_factory()
-    store = KeyStore(sessions, settings())
+    store = KeyStore(sessions, settings(), purpose="seal")
     store.ensure_active_key()
     sealed = seal_pending(
         sessions, store.sign_compact, max_entries=max_entries, settle_seconds=settle_seconds

@@ -56,6 +56,8 @@ def test_auditor_searches_masked_unmasks_with_a_trace_and_verifies(live: LivePla
         # Not an auditor: refused.
         assert http.get("/v1/audit/log", headers=live.auth(ONE_STOP)).status_code == 403
 
-        seal_pending(live.platform.sessions, live.platform.keys.sign_compact, settle_seconds=0.0)
+        seal_pending(
+            live.platform.sessions, live.platform.seal_keys.sign_compact, settle_seconds=0.0
+        )
         report = http.post("/v1/audit/log/verify", headers=auditor).json()
         assert report["ok"] is True and report["entries"] >= 3

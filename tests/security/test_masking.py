@@ -127,7 +127,7 @@ def test_a_log_export_is_masked_unless_unmasked_with_a_reason(world: World, tmp_
     platform = world.live.platform
     with transaction(platform.sessions) as session:  # as a captured exchange would carry it
         append(session, "delivery.attempt", detail={"ChuHoSo": OWNER, "SoDienThoai": OWNER_PHONE})
-    seal_pending(platform.sessions, platform.keys.sign_compact, settle_seconds=0.0)
+    seal_pending(platform.sessions, platform.seal_keys.sign_compact, settle_seconds=0.0)
     settings = world.live.settings
     out = tmp_path / "log.jsonl"
     mark = last_entry(world)
