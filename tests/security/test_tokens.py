@@ -26,6 +26,8 @@ from tests.api.test_accept import assert_problem, b64, dossier, forge
 from tests.support.platform import ONE_STOP, TNMT, LivePlatform, live_platform
 
 ALL_SCOPES = "messages:send messages:read inbox:read services:call schemas:validate audit admin"
+# A real client holds either admin or audit; a bad token fails before its scopes are looked at.
+CLIENT_SCOPES = "messages:send messages:read inbox:read services:call schemas:validate audit"
 # (method, path, body): every kind of protected entry point.
 ENTRY_POINTS = [
     ("POST", "/v1/messages", {"type": "dossier", "payload": dossier(90)}),
@@ -93,7 +95,7 @@ def test_bad_tokens_open_no_entry_point(live: LivePlatform) -> None:
 
 
 def test_a_revoked_token_opens_no_entry_point(live: LivePlatform) -> None:
-    client_id, secret = live.new_client(ONE_STOP, ALL_SCOPES)
+    client_id, secret = live.new_client(ONE_STOP, CLIENT_SCOPES)
     token_url = live.url + "/oauth/token"
     grant = {"grant_type": "client_credentials"}
     token = httpx.post(token_url, data=grant, auth=(client_id, secret)).json()["access_token"]
@@ -116,7 +118,7 @@ def test_a_disabled_clients_token_opens_no_entry_point(live: LivePlatform) -> No
     from lgsp.auth.service import set_disabled
     from lgsp.kit.db import transaction
 
-    client_id, secret = live.new_client(ONE_STOP, ALL_SCOPES)
+    client_id, secret = live.new_client(ONE_STOP, CLIENT_SCOPES)
     grant = {"grant_type": "client_credentials"}
     token = httpx.post(live.url + "/oauth/token", data=grant, auth=(client_id, secret)).json()[
         "access_token"
