@@ -131,7 +131,7 @@ def run_one(database_url: str, entries: int, lookups: int) -> dict[str, Any]:
     settings = Settings(env="test", secret_key=deploy.SECRET, database_url=database_url)
     engine = make_engine(database_url, pool_size=2)
     sessions = make_sessionmaker(engine)
-    keys = KeyStore(sessions, settings)
+    keys = KeyStore(sessions, settings, purpose="seal")
     keys.ensure_active_key()
     t0 = time.perf_counter()
     sealed = seal_pending(sessions, keys.sign_compact, max_entries=10000)

@@ -23,7 +23,7 @@ def start_sealer(platform: Platform) -> None:
 
     sealer = Sealer(
         platform.sessions,
-        platform.keys.sign_compact,
+        platform.seal_keys.sign_compact,
         interval=platform.settings.seal_interval_seconds,
         max_entries=platform.settings.seal_max_entries,
     )

@@ -43,8 +43,9 @@ AGENCY_SCOPES = [
 
 
 def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
-    """One client per agency (``demo-<code>``) and an administrator (``demo-admin``); secrets
-    are kept in ``<var_dir>/demo-clients.json`` so the demo and a second terminal can use them."""
+    """One client per agency (``demo-<code>``), an administrator (``demo-admin``) and an
+    auditor (``demo-auditor``); secrets are kept in ``<var_dir>/demo-clients.json`` so the demo
+    and a second terminal can use them."""
     path = settings.var_dir / DEMO_CLIENTS
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -54,11 +55,13 @@ def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
         agencies = session.scalars(select(Agency).where(Agency.active.is_(True))).all()
         wanted = [(f"demo-{a.code}", a.code, AGENCY_SCOPES) for a in agencies]
         if agencies:
-            wanted.append(("demo-admin", agencies[0].code, ["admin", "audit", "messages:read"]))
+            # Two people, two roles: the administrator does not read the log, the auditor does.
+            wanted.append(("demo-admin", agencies[0].code, ["admin"]))
+            wanted.append(("demo-auditor", agencies[0].code, ["audit", "messages:read"]))
         for client_id, agency, scopes in wanted:
             entry = known.get(client_id)
             row = session.get(OAuthClient, client_id)
-            if row is not None and entry is not None:
+            if row is not None and entry is not None and entry.get("scope") == " ".join(scopes):
                 out[client_id] = entry
                 continue
             if row is not None:

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from lgsp.auth.deps import MetricsRead
 from lgsp.kit import openapi
 
 router = APIRouter(tags=["operations"])
@@ -54,5 +55,7 @@ async def readyz(request: Request) -> Response:
     response_class=PlainTextResponse,
     responses=openapi.METRICS,
 )
-async def metrics() -> Response:
+async def metrics(principal: MetricsRead) -> Response:
+    """Prometheus text format, for a client holding the ``metrics`` scope (Prometheus fetches
+    its token itself: ``oauth2`` with client credentials in the scrape configuration)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

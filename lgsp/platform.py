@@ -6,6 +6,7 @@ import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -60,9 +61,15 @@ class Platform:
             settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters, writer
         )
 
+    @functools.cached_property
+    def seal_keys(self) -> KeyStore:
+        """The keys that sign log batches (``keys`` signs access tokens)."""
+        return KeyStore(self.sessions, self.settings, purpose="seal")
+
     def start(self) -> None:
-        """Prepare for serving: the first signing key, a warm directory."""
+        """Prepare for serving: the first signing keys, a warm directory."""
         self.keys.ensure_active_key()
+        self.seal_keys.ensure_active_key()
         self.directory.snapshot()
         # A broken adapter configuration stops start-up here, with the adapter's own error.
         self.adapters.validate_all()

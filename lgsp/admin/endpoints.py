@@ -16,6 +16,7 @@ from lgsp.kit.body import read_model
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
 from lgsp.kit.ids import MAX_ROW_ID
+from lgsp.messagelog import reading
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -44,27 +45,49 @@ async def dead_letters(
             return service.list_dead(session, recipient=recipient, limit=limit, after_id=after)
 
     items = await run_in_threadpool(run)
-    return {"items": [asdict(i) for i in items]}
+    # The reason may quote what the recipient answered: personal data stays masked here.
+    return {"items": [reading.shown(asdict(i), None) for i in items]}
 
 
 @router.get(
     "/dead-letters/{delivery_id:int}",
     summary="One dead letter with its message",
-    responses=openapi.DEAD_LETTER,
+    responses={**openapi.DEAD_LETTER, **openapi.problems(400)},  # 400: unmask without a reason
 )
 async def dead_letter(
     request: Request,
     delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
     principal: Admin,
+    unmask: Annotated[bool, Query(description="show personal data (needs a reason; logged)")] = (
+        False
+    ),
+    reason: Annotated[str | None, Query(description="why you unmask")] = None,
 ) -> dict[str, Any]:
+    """The dead letter and its message's payload, personal data masked unless ``unmask=true``
+    with a ``reason``, which is logged before the answer."""
+    why = reading.check_reason(unmask, reason)
+    platform = request.app.state.platform
+
     def run() -> dict[str, Any]:
-        with request.app.state.platform.sessions() as session:
+        with platform.sessions() as session:
             found = service.get_dead(session, delivery_id)
-            if found is None:
-                raise NotFound(f"no dead letter {delivery_id}")
-            view, message = found
-            payload = jsonutil.loads(message.payload) if message.payload else None
-            return {**asdict(view), "payload": payload}
+        if found is None:
+            raise NotFound(f"no dead letter {delivery_id}")
+        view, message = found
+        payload = jsonutil.loads(message.payload) if message.payload else None
+        unmasked = None
+        if why is not None:
+            reader = reading.Reader(principal.client_id, "api", agency=principal.agency)
+            unmasked = reading.unmask(
+                platform.sessions,
+                reader,
+                why,
+                what="dead-letter",
+                message_id=message.id,
+                delivery_id=delivery_id,
+            )
+        shown: dict[str, Any] = reading.shown({**asdict(view), "payload": payload}, unmasked)
+        return shown
 
     return await run_in_threadpool(run)
 

@@ -77,4 +77,7 @@ InboxRead = Annotated[Principal, Depends(require_scopes("inbox:read"))]
 ServicesCall = Annotated[Principal, Depends(require_scopes("services:call"))]
 SchemasValidate = Annotated[Principal, Depends(require_scopes("schemas:validate", "messages:send"))]
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]
-Auditor = Annotated[Principal, Depends(require_scopes("audit", "admin"))]
+# Metrics name agencies, message types and volumes: scraped with a client of their own.
+MetricsRead = Annotated[Principal, Depends(require_scopes("metrics"))]
+# Auditors and administrators are different people: an admin token does not read the log.
+Auditor = Annotated[Principal, Depends(require_scopes("audit"))]

@@ -1,10 +1,15 @@
 """Signing keys: generated, encrypted at rest, rotated, published as a JWK Set.
 
-One key is active and signs new access tokens and log batches. Rotation makes a new key active
-and retires the old one, which stays published until every token it signed has expired, so a
-rotation never invalidates a token in flight. Processes pick up a rotation made elsewhere (by
-``lgsp keys rotate`` in another terminal) within ``refresh_seconds``, or at once when they meet
-a token signed with a key id they do not know yet.
+Keys have a purpose: ``token`` keys sign access tokens, ``seal`` keys sign log batches, so a key
+that signs tokens cannot seal a batch and the other way round (``legacy`` keys, from before the
+two were separated, signed both; they sign nothing any more, stay published for the tokens they
+signed and verify the batches they sealed). A :class:`KeyStore` serves one purpose.
+
+Per purpose one key is active. Rotation makes a new key active and retires the old one, which
+stays published until every token it signed has expired, so a rotation never invalidates a token
+in flight. Processes pick up a rotation made elsewhere (by ``lgsp keys rotate`` in another
+terminal) within ``refresh_seconds``, or at once when they meet a token signed with a key id they
+do not know yet.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet
 from joserfc import jws
@@ -30,6 +35,8 @@ from lgsp.kit.timeutil import utcnow
 from lgsp.settings import Settings
 
 AnyKey = ECKey | RSAKey | OKPKey
+Purpose = Literal["token", "seal"]
+LEGACY = "legacy"
 
 
 def _fernet(settings: Settings) -> Fernet:
@@ -76,7 +83,9 @@ class KeyStore:
         settings: Settings,
         *,
         refresh_seconds: float = 5.0,
+        purpose: Purpose = "token",
     ) -> None:
+        self.purpose = purpose
         self._sessions = sessions
         self._settings = settings
         self._refresh = refresh_seconds
@@ -87,10 +96,12 @@ class KeyStore:
     # -- administration -------------------------------------------------------------------------
 
     def ensure_active_key(self) -> str:
-        """Create the first signing key if there is none; return the active key id."""
+        """Create the first key of this purpose if there is none (retiring a legacy key still
+        active: it signed both); return the active key id."""
         with transaction(self._sessions) as session:
             active = self._active_row(session)
             if active is None:
+                self._retire(session, SigningKey.purpose == LEGACY)
                 active = self._create(session)
             kid = active.kid
         self.reload()
@@ -99,24 +110,27 @@ class KeyStore:
     def rotate(self) -> str:
         """Make a new key active; retire the current one (still published for a grace period)."""
         with transaction(self._sessions) as session:
-            now = utcnow()
-            grace = max(
-                self._settings.key_retirement_grace_seconds,
-                self._settings.access_token_ttl_seconds + 60,
-            )
-            for row in session.scalars(
-                select(SigningKey).where(SigningKey.retired_at.is_(None)).with_for_update()
-            ):
-                row.retired_at = now
-                row.unpublish_after = now + timedelta(seconds=grace)
+            self._retire(session, SigningKey.purpose.in_([self.purpose, LEGACY]))
             kid = self._create(session).kid
         self.reload()
         return kid
 
+    def _retire(self, session: Session, which: Any) -> None:
+        now = utcnow()
+        grace = max(
+            self._settings.key_retirement_grace_seconds,
+            self._settings.access_token_ttl_seconds + 60,
+        )
+        for row in session.scalars(
+            select(SigningKey).where(SigningKey.retired_at.is_(None), which).with_for_update()
+        ):
+            row.retired_at = now
+            row.unpublish_after = now + timedelta(seconds=grace)
+
     def _active_row(self, session: Session) -> SigningKey | None:
         return session.scalars(
             select(SigningKey)
-            .where(SigningKey.retired_at.is_(None))
+            .where(SigningKey.retired_at.is_(None), SigningKey.purpose == self.purpose)
             .order_by(SigningKey.created_at.desc())
             .limit(1)
         ).first()
@@ -132,6 +146,7 @@ class KeyStore:
             private_key=_fernet(self._settings).encrypt(pem).decode(),
             public_jwk=key.as_dict(private=False),
             created_at=utcnow(),
+            purpose=self.purpose,
         )
         session.add(row)
         session.flush()
@@ -142,7 +157,13 @@ class KeyStore:
     def reload(self) -> _Snapshot:
         with self._sessions() as session:
             now = utcnow()
-            rows = list(session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+            rows = list(
+                session.scalars(
+                    select(SigningKey)
+                    .where(SigningKey.purpose.in_([self.purpose, LEGACY]))
+                    .order_by(SigningKey.created_at)
+                )
+            )
         fernet = _fernet(self._settings)
         active: AnyKey | None = None
         published: list[dict[str, Any]] = []
@@ -150,7 +171,7 @@ class KeyStore:
             if row.unpublish_after is not None and row.unpublish_after <= now:
                 continue
             published.append(dict(row.public_jwk))
-            if row.retired_at is None:
+            if row.retired_at is None and row.purpose == self.purpose:
                 pem = fernet.decrypt(row.private_key.encode())
                 active = _import(pem, row.alg, row.kid)
         public = KeySet.import_key_set({"keys": published})
@@ -186,10 +207,16 @@ class KeyStore:
         return self._current().jwks
 
     def all_public_jwks(self) -> dict[str, Any]:
-        """Every signing key ever created, retired and unpublished ones included: a log batch
-        sealed years ago must still verify, while the token JWKS drops old keys."""
+        """Every key that may have sealed a log batch (seal keys and legacy keys, retired and
+        unpublished ones included: a batch sealed years ago must still verify), whatever this
+        store's purpose. Token keys are not among them: they cannot seal."""
         with self._sessions() as session:
-            keys = [dict(jwk) for jwk in session.scalars(select(SigningKey.public_jwk))]
+            keys = [
+                dict(jwk)
+                for jwk in session.scalars(
+                    select(SigningKey.public_jwk).where(SigningKey.purpose.in_(["seal", LEGACY]))
+                )
+            ]
         return {"keys": keys}
 
     def sign_compact(self, payload: bytes) -> str:

@@ -26,8 +26,8 @@ class OAuthClient(Base):
 
 
 class SigningKey(Base):
-    """Asymmetric keys that sign access tokens and log batches. One is active; retired ones stay
-    published in the JWKS until ``unpublish_after`` so their tokens still verify."""
+    """Asymmetric keys that sign access tokens or log batches (``purpose``). One per purpose is
+    active; retired ones stay published until ``unpublish_after`` so their tokens still verify."""
 
     __tablename__ = "signing_keys"
 
@@ -39,6 +39,9 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unpublish_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "token" (signs access tokens), "seal" (signs log batches) or "legacy" (signed both,
+    # before they were separated; signs nothing now). See lgsp/auth/keys.py.
+    purpose: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
 
 
 class RevokedToken(Base):

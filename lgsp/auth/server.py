@@ -42,6 +42,7 @@ SCOPES = {
     "schemas:validate": "check payloads against the shared schemas",
     "admin": "administer the platform: dead letters, replays, clients",
     "audit": "read the message log and any message",
+    "metrics": "scrape the Prometheus metrics (GET /metrics)",
 }
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 

@@ -23,6 +23,9 @@ def _check_scopes(scopes: Sequence[str]) -> None:
         raise BadRequest(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}")
     if not scopes:
         raise BadRequest("a client needs at least one scope")
+    if {"admin", "audit"} <= set(scopes):
+        # Administrators and auditors are different people (docs/security.md).
+        raise BadRequest("a client is an administrator ('admin') or an auditor ('audit'), not both")
 
 
 def create_client(

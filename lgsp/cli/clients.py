@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from lgsp.auth import service
-from lgsp.cli.common import console, err_console, print_json, session_factory
+from lgsp.cli.common import (
+    ActorOption,
+    cli_actor,
+    console,
+    err_console,
+    print_json,
+    session_factory,
+)
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import LGSPError
 
@@ -22,11 +29,14 @@ def create(
     ),
     name: Annotated[str, typer.Option(help="a label for the client")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+    actor: ActorOption = None,
 ) -> None:
     """Create a client for an agency and print its id and secret (shown only this once)."""
     try:
         with transaction(session_factory()) as session:
-            client, secret = service.create_client(session, agency_code, scope.split(), name=name)
+            client, secret = service.create_client(
+                session, agency_code, scope.split(), name=name, actor=cli_actor(actor)
+            )
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -50,11 +60,12 @@ def create(
 def rotate_secret(
     client_id: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    actor: ActorOption = None,
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
     try:
         with transaction(session_factory()) as session:
-            secret = service.rotate_secret(session, client_id)
+            secret = service.rotate_secret(session, client_id, actor=cli_actor(actor))
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -65,10 +76,10 @@ def rotate_secret(
 
 
 @app.command("disable")
-def disable(client_id: str) -> None:
+def disable(client_id: str, actor: ActorOption = None) -> None:
     """Refuse new tokens to a client (tokens already issued expire by themselves)."""
     with transaction(session_factory()) as session:
-        service.set_disabled(session, client_id, True)
+        service.set_disabled(session, client_id, True, actor=cli_actor(actor))
     console.print(f"disabled {client_id}")
 
 

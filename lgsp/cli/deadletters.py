@@ -8,9 +8,18 @@ from typing import Annotated
 import typer
 
 from lgsp.admin import service
-from lgsp.cli.common import console, err_console, print_json, session_factory
+from lgsp.cli.common import (
+    ActorOption,
+    cli_actor,
+    console,
+    err_console,
+    print_json,
+    session_factory,
+)
+from lgsp.cli.log import ReasonOption, cli_reader, reason_given
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
+from lgsp.messagelog import reading
 
 app = typer.Typer(help="Dead-lettered deliveries.", no_args_is_help=True)
 
@@ -24,28 +33,50 @@ def list_(
     """Dead letters, oldest first, with the reason each one died."""
     with session_factory()() as session:
         items = service.list_dead(session, recipient=recipient, limit=limit)
+    # The reason may quote what the recipient answered: personal data stays masked here.
+    views = [reading.shown(asdict(i), None) for i in items]
     if as_json:
-        print_json([asdict(i) for i in items])
+        print_json(views)
         return
-    if not items:
+    if not views:
         console.print("no dead letters")
-    for i in items:
+    for v in views:
         console.print(
-            f"[bold]{i.delivery_id}[/bold] {i.type} {i.sender} -> {i.recipient} "
-            f"(message {i.message_id}, {i.attempts} attempts): {i.reason}"
+            f"[bold]{v['delivery_id']}[/bold] {v['type']} {v['sender']} -> {v['recipient']} "
+            f"(message {v['message_id']}, {v['attempts']} attempts): {v['reason']}"
         )
 
 
 @app.command("show")
-def show(delivery_id: int) -> None:
-    """One dead letter with its message payload."""
-    with session_factory()() as session:
+def show(
+    delivery_id: int,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="show personal data (needs --reason; logged)")
+    ] = False,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """One dead letter with its message payload, personal data masked unless --unmask."""
+    why = reason_given(unmask, reason)
+    sessions = session_factory()
+    with sessions() as session:
         found = service.get_dead(session, delivery_id)
     if found is None:
         err_console.print(f"no dead letter {delivery_id}")
         raise typer.Exit(1)
     view, message = found
-    print_json({**asdict(view), "payload": jsonutil.loads(message.payload or "null")})
+    unmasked = None
+    if why is not None:
+        unmasked = reading.unmask(
+            sessions,
+            cli_reader(actor),
+            why,
+            what="dead-letter",
+            message_id=message.id,
+            delivery_id=delivery_id,
+        )
+    payload = jsonutil.loads(message.payload or "null")
+    print_json(reading.shown({**asdict(view), "payload": payload}, unmasked))
 
 
 @app.command("replay")
@@ -54,6 +85,7 @@ def replay(
     recipient: Annotated[str | None, typer.Option(help="every dead letter of a recipient")] = None,
     message: Annotated[list[str] | None, typer.Option(help="by message id")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every dead letter")] = False,
+    actor: ActorOption = None,
 ) -> None:
     """Deliver dead letters again (by id, by message, by recipient, or all)."""
     if not (delivery_ids or recipient or message or all_):
@@ -62,7 +94,7 @@ def replay(
     with transaction(session_factory()) as session:
         ids = service.replay(
             session,
-            actor="cli",
+            actor=cli_actor(actor),
             delivery_ids=delivery_ids or [],
             message_ids=message or [],
             recipient=recipient,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from lgsp.auth.keys import KeyStore
-from lgsp.cli.common import console, print_json, session_factory, settings
+from lgsp.auth.keys import KeyStore, Purpose
+from lgsp.cli.common import ActorOption, cli_actor, console, print_json, session_factory, settings
 from lgsp.kit.db import transaction
 from lgsp.messagelog.service import append as log_append
 
@@ -15,14 +15,25 @@ app = typer.Typer(help="Token and log signing keys.", no_args_is_help=True)
 
 
 @app.command("rotate")
-def rotate() -> None:
-    """Make a new signing key active. The old key stays published in the JWKS until the tokens
-    it signed have expired, so nothing in flight breaks."""
+def rotate(
+    purpose: Annotated[
+        Purpose, typer.Option(help="token: the key that signs access tokens; seal: log batches")
+    ] = "token",
+    actor: ActorOption = None,
+) -> None:
+    """Make a new signing key active for one purpose. An old token key stays published in the
+    JWKS until the tokens it signed have expired, so nothing in flight breaks; old seal keys
+    keep verifying the batches they sealed."""
     sessions = session_factory()
-    kid = KeyStore(sessions, settings()).rotate()
+    kid = KeyStore(sessions, settings(), purpose=purpose).rotate()
     with transaction(sessions) as session:
-        log_append(session, "admin.key_rotated", actor="cli", detail={"kid": kid})
-    console.print(f"active signing key: {kid}")
+        log_append(
+            session,
+            "admin.key_rotated",
+            actor=cli_actor(actor),
+            detail={"kid": kid, "purpose": purpose},
+        )
+    console.print(f"active {purpose} signing key: {kid}")
 
 
 @app.command("jwks")

@@ -10,14 +10,20 @@ import typer
 from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
-from lgsp.cli.common import console, err_console, print_json, session_factory, settings
+from lgsp.cli.common import (
+    ActorOption,
+    cli_actor,
+    console,
+    err_console,
+    print_json,
+    session_factory,
+    settings,
+)
 from lgsp.kit import jsonutil
-from lgsp.kit.db import transaction
-from lgsp.messagelog import repository
+from lgsp.kit.errors import BadRequest
+from lgsp.messagelog import reading
 from lgsp.messagelog.export import export_log, verify_export
 from lgsp.messagelog.sealer import seal_pending
-from lgsp.messagelog.service import append as log_append
-from lgsp.messagelog.service import entry_view
 from lgsp.messagelog.verify import VerifyReport, verify_log
 
 app = typer.Typer(help="The signed, hash-chained message log.", no_args_is_help=True)
@@ -33,6 +39,21 @@ JwksOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="why you unmask (required with --unmask; logged)")
+]
+
+
+def cli_reader(actor: str | None) -> reading.Reader:
+    """The reader of a CLI command: the OS user, with the name given by --actor alongside."""
+    return reading.Reader(cli_actor(actor), "cli", os_user=getpass.getuser())
+
+
+def reason_given(unmask: bool, reason: str | None) -> str | None:
+    try:
+        return reading.check_reason(unmask, reason)
+    except BadRequest as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--reason") from exc
 
 
 def _read_jwks(path: Path) -> dict[str, Any]:
@@ -83,7 +104,7 @@ def seal(
     except ImportError as exc:  # pragma: no cover
         raise typer.BadParameter("no key store available to sign batches") from exc
     sessions = session_factory()
-    store = KeyStore(sessions, settings())
+    store = KeyStore(sessions, settings(), purpose="seal")
     store.ensure_active_key()
     sealed = seal_pending(
         sessions, store.sign_compact, max_entries=max_entries, settle_seconds=settle_seconds
@@ -96,12 +117,26 @@ def export(
     file: Annotated[Path, typer.Argument(dir_okay=False, writable=True)],
     since_batch: Annotated[int | None, typer.Option(help="first batch to export")] = None,
     jwks: JwksOption = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="export personal data (needs --reason; logged)")
+    ] = False,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
 ) -> None:
-    """Write the sealed log (JSON Lines, public keys in the header) for offline verification."""
+    """Write the sealed log (JSON Lines, public keys in the header) for offline verification.
+    Personal identifiers are masked unless --unmask with a --reason, which is logged first."""
+    why = reason_given(unmask, reason)
     sessions = session_factory()
     keys = _read_jwks(jwks) if jwks else _platform_jwks(sessions)
-    batches, entries = export_log(sessions, file, jwks=keys, since_batch=since_batch)
-    console.print(f"exported {batches} batches, {entries} entries to {file}")
+    if why is not None:
+        reading.unmask(
+            sessions, cli_reader(actor), why, what="export", file=str(file), since_batch=since_batch
+        )
+    batches, entries = export_log(
+        sessions, file, jwks=keys, since_batch=since_batch, masked=why is None
+    )
+    masked = "unmasked" if why is not None else "masked"
+    console.print(f"exported {batches} batches, {entries} entries ({masked}) to {file}")
 
 
 @app.command("verify-export")
@@ -129,47 +164,28 @@ def show(
     after_id: Annotated[int | None, typer.Option(help="continue after this entry id")] = None,
     oldest_first: Annotated[bool, typer.Option("--oldest-first")] = False,
     unmask: Annotated[
-        bool, typer.Option("--unmask", help="show personal data (this is itself logged)")
+        bool, typer.Option("--unmask", help="show personal data (needs --reason; logged)")
     ] = False,
-    actor: Annotated[
-        str | None, typer.Option(help="who is asking (default: the OS user); logged on --unmask")
-    ] = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Log entries, newest first; personal identifiers are masked unless --unmask."""
-    sessions = session_factory()
-    filters: dict[str, Any] = {
-        "message_id": message_id,
-        "correlation_key": correlation,
-        "kind": kind,
-        "agency": agency,
-        "after_id": after_id,
-    }
-    with sessions() as session:
-        entries = repository.search(
-            session,
+    why = reason_given(unmask, reason)
+    views = reading.search(
+        session_factory(),
+        reading.LogFilters(
             message_id=message_id,
             correlation_key=correlation,
             kind=kind,
             agency=agency,
             after_id=after_id,
-            limit=limit,
-            newest_first=not oldest_first,
-        )
-        views = [entry_view(e, unmask=unmask) for e in entries]
-    if unmask:
-        # Logged and committed before anything unmasked is shown.
-        with transaction(sessions) as session:
-            log_append(
-                session,
-                "audit.unmask",
-                actor=actor or getpass.getuser(),
-                detail={
-                    "via": "cli",
-                    "filters": {k: v for k, v in filters.items() if v is not None},
-                    "entry_ids": [v["id"] for v in views],
-                },
-            )
+        ),
+        reader=cli_reader(actor),
+        limit=limit,
+        newest_first=not oldest_first,
+        reason=why,
+    )
     if as_json:
         print_json(views)
         return

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lgsp.admin import service
-from lgsp.cli.common import console, session_factory
+from lgsp.cli.common import ActorOption, cli_actor, console, session_factory
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 
@@ -18,10 +18,11 @@ app = typer.Typer(help="Messages: retention.", no_args_is_help=True)
 @app.command("purge")
 def purge(
     older_than_days: Annotated[int, typer.Option(min=1, help="accepted more than N days ago")],
+    actor: ActorOption = None,
 ) -> None:
     """Drop the bodies of finished messages older than N days; metadata, hashes and the log
     stay. The purge is itself an entry in the log."""
     before = utcnow() - timedelta(days=older_than_days)
     with transaction(session_factory()) as session:
-        count = service.purge_payloads(session, before=before, actor="cli")
+        count = service.purge_payloads(session, before=before, actor=cli_actor(actor))
     console.print(f"purged the bodies of {count} message(s) accepted before {before:%Y-%m-%d}")

@@ -24,6 +24,10 @@ _OUTSIDE = ("national_system", "external_service")
 _MIN_SECRET = 16
 
 
+# Administrators and auditors are different people (docs/security.md).
+ROLES_APART = "a client is an administrator ('admin') or an auditor ('audit'), not both"
+
+
 def _error_text(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
@@ -233,6 +237,8 @@ def _check_clients(raw: RawConfig, report: Report) -> None:
                 report(
                     f, (*path, "scopes", j), f"unknown scope {scope!r} (known: {' '.join(SCOPES)})"
                 )
+        if {"admin", "audit"} <= set(c.scopes):
+            report(f, (*path, "scopes"), ROLES_APART)
         if c.client_id in raw.missing_secrets:
             continue  # skipped by apply with a warning
         if (c.secret is None) == (c.secret_hash is None):

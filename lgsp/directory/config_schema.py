@@ -23,6 +23,7 @@ SCOPES = (
     "schemas:validate",
     "admin",
     "audit",
+    "metrics",
 )
 AgencyKind = Literal[
     "people_committee",

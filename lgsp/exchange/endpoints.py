@@ -10,17 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import InboxRead, MessagesRead, MessagesSend
 from lgsp.exchange import service
-from lgsp.exchange.schemas import (
-    Accepted,
-    InboxItem,
-    InboxPage,
-    MessageView,
-    RecipientStatus,
-    SendRequest,
-)
+from lgsp.exchange.schemas import Accepted, InboxItem, InboxPage, MessageView, SendRequest
+from lgsp.exchange.views import message_view
 from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 from lgsp.kit.ids import MESSAGE_ID_PATTERN
+from lgsp.messagelog.reading import check_reason
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -81,38 +76,29 @@ async def send_message(
     "/messages/{message_id}",
     response_model=MessageView,
     summary="A message's status",
-    responses=openapi.READ,
+    responses={**openapi.READ, **openapi.problems(400)},  # 400: unmask without a reason
 )
-async def get_message(request: Request, message_id: str, principal: MessagesRead) -> MessageView:
+async def get_message(
+    request: Request,
+    message_id: str,
+    principal: MessagesRead,
+    unmask: Annotated[
+        bool, Query(description="auditors: show personal data (needs a reason; logged)")
+    ] = False,
+    reason: Annotated[str | None, Query(description="why an auditor unmasks")] = None,
+) -> MessageView:
     """The message and each recipient's delivery state (pending, retrying with the next attempt
     time, delivered, dead with the reason, inbox, acked). Only its sender, its recipients and
-    auditors may read it."""
-    message, deliveries = await run_in_threadpool(
-        service.readable_message, request.app.state.platform, principal, message_id
-    )
-    return MessageView(
-        id=message.id,
-        type=message.type,
-        sender=message.sender,
-        correlation_id=message.correlation_id,
-        correlation_key=message.correlation_key,
-        accepted_at=message.accepted_at,
-        payload_sha256=message.payload_sha256,
-        status=service.overall_status(deliveries),
-        recipients=[
-            RecipientStatus(
-                agency=d.recipient,
-                state=d.state,
-                attempts=d.attempts,
-                next_attempt_at=d.next_attempt_at if d.state == "retrying" else None,
-                last_error=d.last_error,
-                last_status_code=d.last_status_code,
-                finished_at=d.finished_at,
-            )
-            for d in deliveries
-        ],
-        payload=jsonutil.loads(message.payload) if message.payload else None,
-    )
+    auditors may read it; a recipient sees only its own delivery's error, and an auditor sees
+    personal data masked unless ``unmask=true`` with a ``reason``, which is logged first."""
+    why = check_reason(unmask, reason)
+    platform = request.app.state.platform
+
+    def run() -> MessageView:
+        message, deliveries = service.readable_message(platform, principal, message_id)
+        return message_view(platform, principal, message, deliveries, reason=why)
+
+    return await run_in_threadpool(run)
 
 
 @router.get(

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lgsp.kit import jsonutil
 from lgsp.kit.errors import LGSPError, PayloadTooLarge, Unavailable
 from lgsp.kit.ids import uuid7
+from lgsp.kit.redact import public_problem
 
 log = logging.getLogger("lgsp.http")
 PROBLEM_JSON = "application/problem+json"
@@ -90,7 +91,7 @@ class RequestContextMiddleware:
 async def _send_problem(
     send: Send, exc: LGSPError, extra: list[tuple[bytes, bytes]], instance: str | None
 ) -> None:
-    body = jsonutil.dumps(exc.to_problem(instance))
+    body = jsonutil.dumps(public_problem(exc.to_problem(instance)))
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
@@ -101,7 +102,7 @@ async def _send_problem(
 
 
 def problem_response(exc: LGSPError, request: Request | None = None) -> Response:
-    problem = exc.to_problem(request.url.path if request is not None else None)
+    problem = public_problem(exc.to_problem(request.url.path if request is not None else None))
     if request is not None:
         problem.setdefault("request_id", getattr(request.state, "request_id", None))
     return Response(

@@ -9,12 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import Auditor
 from lgsp.kit import openapi
-from lgsp.kit.db import transaction
 from lgsp.kit.ids import MAX_ROW_ID
 from lgsp.kit.timeutil import LocalDateTime
-from lgsp.messagelog import repository
-from lgsp.messagelog.service import append as log_append
-from lgsp.messagelog.service import entry_view
+from lgsp.messagelog import reading
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -25,7 +22,11 @@ _SINCE = (
 _UNTIL = "entries before this time; the same forms as `since`"
 
 
-@router.get("/log", summary="Search the message log", responses=openapi.LOG)
+@router.get(
+    "/log",
+    summary="Search the message log",
+    responses={**openapi.LOG, **openapi.problems(400)},  # 400: unmask without a reason
+)
 async def search_log(
     request: Request,
     principal: Auditor,
@@ -43,50 +44,35 @@ async def search_log(
     unmask: Annotated[bool, Query(description="show personal data; this is itself logged")] = (
         False
     ),
+    reason: Annotated[
+        str | None, Query(description="why you unmask (required with unmask; logged)")
+    ] = None,
 ) -> dict[str, Any]:
     """Entries newest first (keyset pages: pass the last ``id`` as ``after_id``). Personal
-    identifiers in payloads and raw exchanges are masked unless ``unmask=true``, which writes
-    an ``audit.unmask`` entry naming the caller and the entries shown before answering."""
+    identifiers in payloads and raw exchanges are masked unless ``unmask=true`` with a
+    ``reason``, which writes an ``audit.unmask`` entry naming the caller, the reason and the
+    entries shown before answering."""
     platform = request.app.state.platform
-    filters = {
-        "message_id": message_id,
-        "correlation_key": correlation_key,
-        "kind": kind,
-        "agency": agency,
-        "since": since,
-        "until": until,
-        "after_id": after_id,
-    }
+    why = reading.check_reason(unmask, reason)
+    filters = reading.LogFilters(
+        message_id=message_id,
+        correlation_key=correlation_key,
+        kind=kind,
+        agency=agency,
+        since=since,
+        until=until,
+        after_id=after_id,
+    )
 
     def run() -> list[dict[str, Any]]:
-        with platform.sessions() as session:
-            entries = repository.search(
-                session,
-                message_id=message_id,
-                correlation_key=correlation_key,
-                kind=kind,
-                agency=agency,
-                since=since,
-                until=until,
-                after_id=after_id,
-                limit=limit,
-                newest_first=not oldest_first,
-            )
-            views = [entry_view(e, unmask=unmask) for e in entries]
-        if unmask:
-            with transaction(platform.sessions) as session:
-                log_append(
-                    session,
-                    "audit.unmask",
-                    actor=principal.client_id,
-                    agency=principal.agency,
-                    detail={
-                        "via": "api",
-                        "filters": {k: str(v) for k, v in filters.items() if v is not None},
-                        "entry_ids": [v["id"] for v in views],
-                    },
-                )
-        return views
+        return reading.search(
+            platform.sessions,
+            filters,
+            reader=reading.Reader(principal.client_id, "api", agency=principal.agency),
+            limit=limit,
+            newest_first=not oldest_first,
+            reason=why,
+        )
 
     items = await run_in_threadpool(run)
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}

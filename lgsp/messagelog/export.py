@@ -10,6 +10,13 @@ File format (``lgsp-log-export/1``, one JSON object per line, UTF-8):
   "sealed_at"}`` followed by its entries ``{"t": "entry", "id", "at", "kind", "actor",
   "agency", "message_id", "correlation_key", "detail", "body_sha256", "batch"}``.
 
+Exports are masked by default (header ``"masked": true``): personal identifiers in ``detail``
+are masked, and an entry whose detail masking changed carries ``"masked": true`` and its
+``"digest"`` (hex SHA-256 as sealed). Verification checks such an entry's digest against its
+batch's signed digests, but cannot check the masked content against it; it says how many
+entries it took on their digest. An unmasked export (``lgsp log export --unmask --reason``) is
+logged before it is written.
+
 Unsealed entries are not exported: there is nothing to verify them against yet.
 """
 
@@ -32,8 +39,10 @@ from lgsp.messagelog.chain import (
     EntryRow,
     KeyResolver,
     format_at,
+    row_digest,
 )
-from lgsp.messagelog.verify import VerifyReport, check_chain, digests_of
+from lgsp.messagelog.masking import mask_payload
+from lgsp.messagelog.verify import EntryDigest, VerifyReport, check_chain, digests_of
 
 EXPORT_FORMAT = "lgsp-log-export/1"
 
@@ -48,11 +57,14 @@ def export_log(
     *,
     jwks: dict[str, Any] | None = None,
     since_batch: int | None = None,
+    masked: bool,
 ) -> tuple[int, int]:
     """Write sealed batches (from ``since_batch`` on, or all) and their entries to ``out``.
 
     ``jwks`` is the public key set written into the header so the file verifies on its own;
     auditors should still compare it with keys they trust (``verify_export(..., jwks=...)``).
+    With ``masked``, personal identifiers are masked (an unmasked export is logged first, by
+    the caller: lgsp/messagelog/reading.py).
     Returns (batches, entries) written.
     """
     batches = entries = 0
@@ -72,6 +84,7 @@ def export_log(
             "since_batch": since_batch,
             "anchor_hash": anchor_hash,
             "anchor_last_id": anchor_last,
+            "masked": masked,
         }
         entry_rows = repository.entries_stream(snap, from_id=anchor_last + 1)
         current = next(entry_rows, None)
@@ -83,7 +96,7 @@ def export_log(
                 # Every entry up to the batch's last id, sealed or not, so that a damaged live
                 # log exports as damaged rather than silently repaired.
                 while current is not None and current.id <= batch.last_entry_id:
-                    fh.write(orjson.dumps(_entry_line(current)) + b"\n")
+                    fh.write(orjson.dumps(_entry_line(current, masked)) + b"\n")
                     entries += 1
                     current = next(entry_rows, None)
     return batches, entries
@@ -106,8 +119,8 @@ def _batch_line(b: BatchRow) -> dict[str, Any]:
     }
 
 
-def _entry_line(e: EntryRow) -> dict[str, Any]:
-    return {
+def _entry_line(e: EntryRow, masked: bool) -> dict[str, Any]:
+    line = {
         "t": "entry",
         "id": e.id,
         "at": e.at,
@@ -120,6 +133,11 @@ def _entry_line(e: EntryRow) -> dict[str, Any]:
         "body_sha256": e.body_sha256,
         "batch": e.batch_id,
     }
+    if masked:
+        shown = mask_payload(e.detail)
+        if shown != e.detail:
+            line.update(detail=shown, masked=True, digest=row_digest(e).hex())
+    return line
 
 
 def _lines(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -157,23 +175,42 @@ def _read_batches(path: Path) -> Iterator[BatchRow]:
             raise ExportFormatError(f"line {number}: malformed batch ({exc})") from exc
 
 
-def _read_entries(path: Path) -> Iterator[EntryRow]:
+def _read_digests(path: Path, report: VerifyReport) -> Iterator[EntryDigest]:
+    """Entry digests: computed from the entry, or as stated for a masked entry."""
+    masked = 0
     for number, o in _lines(path, "entry"):
-        try:
-            yield EntryRow(
-                _int(o["id"]),
-                str(o["at"]),
-                str(o["kind"]),
-                o["actor"],
-                o["agency"],
-                o["message_id"],
-                o["correlation_key"],
-                o["detail"],
-                o["body_sha256"],
-                None if o["batch"] is None else _int(o["batch"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ExportFormatError(f"line {number}: malformed entry ({exc})") from exc
+        if o.get("masked") is True:
+            try:
+                digest = bytes.fromhex(str(o["digest"]))
+                yield _int(o["id"]), None if o["batch"] is None else _int(o["batch"]), digest
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ExportFormatError(f"line {number}: malformed masked entry ({exc})") from exc
+            masked += 1
+            continue
+        yield from digests_of([_entry_row(number, o)])
+    if masked:
+        report.notes.append(
+            f"{masked} masked entries checked by their sealed digests only (their masked "
+            "content cannot be checked against them)"
+        )
+
+
+def _entry_row(number: int, o: dict[str, Any]) -> EntryRow:
+    try:
+        return EntryRow(
+            _int(o["id"]),
+            str(o["at"]),
+            str(o["kind"]),
+            o["actor"],
+            o["agency"],
+            o["message_id"],
+            o["correlation_key"],
+            o["detail"],
+            o["body_sha256"],
+            None if o["batch"] is None else _int(o["batch"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportFormatError(f"line {number}: malformed entry ({exc})") from exc
 
 
 def _int(value: Any) -> int:
@@ -213,7 +250,7 @@ def verify_export(path: Path, *, jwks: dict[str, Any] | None = None) -> VerifyRe
             )
         check_chain(
             _read_batches(path),
-            digests_of(_read_entries(path)),
+            _read_digests(path, report),
             keys,
             anchor_hash=anchor,
             anchor_last_id=anchor_last,

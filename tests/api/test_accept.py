@@ -272,7 +272,7 @@ def test_operational_endpoints(live: LivePlatform) -> None:
         assert http.get("/healthz").json() == {"status": "ok"}
         assert http.get("/readyz").json()["status"] == "ready"
         send(live, {"type": "dossier", "payload": dossier()})
-        metrics = http.get("/metrics").text
+        metrics = http.get("/metrics", headers=live.auth(ONE_STOP, "metrics")).text
         assert 'lgsp_messages_accepted_total{type="dossier"}' in metrics
         spec = http.get("/openapi.json").json()
         assert "/v1/messages" in spec["paths"] and spec["openapi"].startswith("3.1")

@@ -38,7 +38,11 @@ def test_auditor_searches_masked_unmasks_with_a_trace_and_verifies(live: LivePla
         # so look at what unmasking records instead.
         shown = http.get(
             "/v1/audit/log",
-            params={"correlation_key": dossier["MaHoSo"], "unmask": "true"},
+            params={
+                "correlation_key": dossier["MaHoSo"],
+                "unmask": "true",
+                "reason": "complaint 2026/114",
+            },
             headers=auditor,
         ).json()
         assert shown["items"]
@@ -47,10 +51,13 @@ def test_auditor_searches_masked_unmasks_with_a_trace_and_verifies(live: LivePla
         ]
         assert trail and trail[0]["actor"] == live.clients[f"{IOC} audit"][0]
         assert set(trail[0]["detail"]["entry_ids"]) == {e["id"] for e in shown["items"]}
+        assert trail[0]["detail"]["reason"] == "complaint 2026/114"
 
         # Not an auditor: refused.
         assert http.get("/v1/audit/log", headers=live.auth(ONE_STOP)).status_code == 403
 
-        seal_pending(live.platform.sessions, live.platform.keys.sign_compact, settle_seconds=0.0)
+        seal_pending(
+            live.platform.sessions, live.platform.seal_keys.sign_compact, settle_seconds=0.0
+        )
         report = http.post("/v1/audit/log/verify", headers=auditor).json()
         assert report["ok"] is True and report["entries"] >= 3

@@ -86,7 +86,7 @@ def test_one_message_reaches_rest_soap_pull_and_the_portal(flow: Flow) -> None:
     from lgsp.messagelog.sealer import seal_pending
 
     seal_pending(
-        flow.live.platform.sessions, flow.live.platform.keys.sign_compact, settle_seconds=0.0
+        flow.live.platform.sessions, flow.live.platform.seal_keys.sign_compact, settle_seconds=0.0
     )
     verify = run_cli(flow.live.settings, "log", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr

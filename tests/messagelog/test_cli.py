@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,22 +68,29 @@ def test_seal_verify_show_export(platform_db: sessionmaker[Session], tmp_path: P
 
     export = tmp_path / "log.jsonl"
     code, out = _run("export", str(export))
-    assert code == 0 and "3 entries" in out
+    assert code == 0 and "3 entries (masked)" in out
+    assert "Nguyễn" not in export.read_text("utf-8")  # masked by default
     code, out = _run("verify-export", str(export))
     assert code == 0 and "log intact" in out
     trusted = tmp_path / "jwks.json"
     trusted.write_text(json.dumps(json.loads(export.read_text().splitlines()[0])["jwks"]))
-    code, out = _run("verify-export", str(export), "--jwks", str(trusted), "--json")
-    assert code == 0 and json.loads(out)["ok"] is True
+    result = CliRunner().invoke(
+        app, ["verify-export", str(export), "--jwks", str(trusted), "--json"]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
+    assert "3 masked entries checked by their sealed digests only" in result.stderr
 
 
 def test_unmask_is_itself_logged(platform_db: sessionmaker[Session]) -> None:
-    code, out = _run("show", "--message-id", "m1", "--unmask", "--actor", "auditor-7", "--json")
+    unmask = ["--unmask", "--reason", "complaint 12", "--actor", "auditor-7"]
+    code, out = _run("show", "--message-id", "m1", *unmask, "--json")
     assert code == 0
     assert json.loads(out)[0]["detail"]["ChuHoSo"] == "Nguyễn Văn An"
     with platform_db() as session:
         audit = session.scalars(select(LogEntry).where(LogEntry.kind == "audit.unmask")).one()
-    assert audit.actor == "auditor-7"
+    assert audit.actor == f"auditor-7 (os user {getpass.getuser()})"
+    assert audit.detail["reason"] == "complaint 12"
+    assert audit.detail["os_user"] == getpass.getuser()  # the typed name is not the only record
     assert audit.detail["filters"] == {"message_id": "m1"}
     assert audit.detail["entry_ids"] == [json.loads(out)[0]["id"]]
     # Without --unmask nothing is logged.

@@ -21,7 +21,7 @@ def _export(sessions: sessionmaker[Session], signer: Signer, tmp_path: Path) -> 
     seal_pending(sessions, signer.sign, max_entries=5, settle_seconds=0)
     add_entries(sessions, 2)  # unsealed: not exported
     out = tmp_path / "log.jsonl"
-    assert export_log(sessions, out, jwks=signer.jwks) == (3, 12)
+    assert export_log(sessions, out, jwks=signer.jwks, masked=False) == (3, 12)
     return out
 
 
@@ -99,7 +99,9 @@ def test_partial_export_since_batch(
     full = _export(sessions, signer, tmp_path)
     batches = [o for o in _lines(full) if o["t"] == "batch"]
     part = tmp_path / "part.jsonl"
-    assert export_log(sessions, part, jwks=signer.jwks, since_batch=batches[1]["id"]) == (2, 7)
+    assert export_log(
+        sessions, part, jwks=signer.jwks, since_batch=batches[1]["id"], masked=False
+    ) == (2, 7)
     header = _lines(part)[0]
     assert header["anchor_hash"] == batches[0]["hash"]
     report = verify_export(part)

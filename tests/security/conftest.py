@@ -2,6 +2,10 @@
 
 Every test makes the attack and asserts both the refusal and that nothing changed: no message
 stored, no delivery, no log entry beyond the refusal, the simulated systems' state unchanged.
+
+Attack classes whose tests live with the code they guard (not repeated here):
+path traversal through mediated calls, tests/mediation/test_traversal.py; redirects and reply
+caps, tests/mediation/test_redirects.py. docs/security.md maps every promise to its tests.
 """
 
 from __future__ import annotations
