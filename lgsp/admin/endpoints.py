@@ -11,9 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.admin import service
 from lgsp.auth.deps import Admin
-from lgsp.kit import jsonutil
 from lgsp.kit.body import read_model
-from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -36,26 +34,25 @@ async def dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[int, Query(ge=0, description="last delivery id of the previous page")] = 0,
 ) -> dict[str, Any]:
-    def run() -> list[service.DeadLetter]:
-        with request.app.state.platform.sessions() as session:
-            return service.list_dead(session, recipient=recipient, limit=limit, after_id=after)
-
-    items = await run_in_threadpool(run)
+    items = await run_in_threadpool(
+        service.list_dead,
+        request.app.state.platform.sessions,
+        recipient=recipient,
+        limit=limit,
+        after_id=after,
+    )
     return {"items": [asdict(i) for i in items]}
 
 
 @router.get("/dead-letters/{delivery_id}", summary="One dead letter with its message")
 async def dead_letter(request: Request, delivery_id: int, principal: Admin) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with request.app.state.platform.sessions() as session:
-            found = service.get_dead(session, delivery_id)
-            if found is None:
-                raise NotFound(f"no dead letter {delivery_id}")
-            view, message = found
-            payload = jsonutil.loads(message.payload) if message.payload else None
-            return {**asdict(view), "payload": payload}
-
-    return await run_in_threadpool(run)
+    found = await run_in_threadpool(
+        service.get_dead, request.app.state.platform.sessions, delivery_id
+    )
+    if found is None:
+        raise NotFound(f"no dead letter {delivery_id}")
+    view, payload = found
+    return {**asdict(view), "payload": payload}
 
 
 @router.post("/dead-letters/replay", summary="Replay dead letters")
@@ -67,17 +64,14 @@ async def replay(request: Request, principal: Admin) -> dict[str, Any]:
         raise BadRequest("say what to replay: delivery_ids, message_ids, recipient or all")
     platform = request.app.state.platform
 
-    def run() -> list[int]:
-        with transaction(platform.sessions) as session:
-            return service.replay(
-                session,
-                actor=principal.client_id,
-                delivery_ids=body.delivery_ids,
-                message_ids=body.message_ids,
-                recipient=body.recipient,
-                everything=body.all,
-            )
-
-    ids = await run_in_threadpool(run)
+    ids = await run_in_threadpool(
+        service.replay,
+        platform.sessions,
+        actor=principal.client_id,
+        delivery_ids=body.delivery_ids,
+        message_ids=body.message_ids,
+        recipient=body.recipient,
+        everything=body.all,
+    )
     platform.outbox_signal.set()
     return {"replayed": ids}

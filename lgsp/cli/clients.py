@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from lgsp.auth import service
+from lgsp.admin import clients as service
 from lgsp.cli.common import console, err_console, print_json, session_factory
-from lgsp.kit.db import transaction
 from lgsp.kit.errors import LGSPError
 
 app = typer.Typer(help="OAuth clients of agency systems.", no_args_is_help=True)
@@ -25,8 +24,9 @@ def create(
 ) -> None:
     """Create a client for an agency and print its id and secret (shown only this once)."""
     try:
-        with transaction(session_factory()) as session:
-            client, secret = service.create_client(session, agency_code, scope.split(), name=name)
+        client, secret = service.create_client(
+            session_factory(), agency_code, scope.split(), name=name
+        )
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -53,8 +53,7 @@ def rotate_secret(
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
     try:
-        with transaction(session_factory()) as session:
-            secret = service.rotate_secret(session, client_id)
+        secret = service.rotate_secret(session_factory(), client_id)
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -67,8 +66,7 @@ def rotate_secret(
 @app.command("disable")
 def disable(client_id: str) -> None:
     """Refuse new tokens to a client (tokens already issued expire by themselves)."""
-    with transaction(session_factory()) as session:
-        service.set_disabled(session, client_id, True)
+    service.set_disabled(session_factory(), client_id, True)
     console.print(f"disabled {client_id}")
 
 
@@ -78,18 +76,17 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The registered clients (never their secrets)."""
-    with session_factory()() as session:
-        rows = [
-            {
-                "client_id": c.client_id,
-                "agency": c.agency_code,
-                "scope": c.scopes,
-                "name": c.name,
-                "created_at": c.created_at.isoformat(),
-                "disabled": c.disabled_at is not None,
-            }
-            for c in service.list_clients(session, agency)
-        ]
+    rows = [
+        {
+            "client_id": c.client_id,
+            "agency": c.agency_code,
+            "scope": c.scopes,
+            "name": c.name,
+            "created_at": c.created_at.isoformat(),
+            "disabled": c.disabled_at is not None,
+        }
+        for c in service.list_clients(session_factory(), agency)
+    ]
     if as_json:
         print_json(rows)
         return

@@ -9,8 +9,6 @@ import typer
 
 from lgsp.admin import service
 from lgsp.cli.common import console, err_console, print_json, session_factory
-from lgsp.kit import jsonutil
-from lgsp.kit.db import transaction
 
 app = typer.Typer(help="Dead-lettered deliveries.", no_args_is_help=True)
 
@@ -22,8 +20,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Dead letters, oldest first, with the reason each one died."""
-    with session_factory()() as session:
-        items = service.list_dead(session, recipient=recipient, limit=limit)
+    items = service.list_dead(session_factory(), recipient=recipient, limit=limit)
     if as_json:
         print_json([asdict(i) for i in items])
         return
@@ -39,13 +36,12 @@ def list_(
 @app.command("show")
 def show(delivery_id: int) -> None:
     """One dead letter with its message payload."""
-    with session_factory()() as session:
-        found = service.get_dead(session, delivery_id)
+    found = service.get_dead(session_factory(), delivery_id)
     if found is None:
         err_console.print(f"no dead letter {delivery_id}")
         raise typer.Exit(1)
-    view, message = found
-    print_json({**asdict(view), "payload": jsonutil.loads(message.payload or "null")})
+    view, payload = found
+    print_json({**asdict(view), "payload": payload})
 
 
 @app.command("replay")
@@ -59,13 +55,12 @@ def replay(
     if not (delivery_ids or recipient or message or all_):
         err_console.print("say what to replay: ids, --message, --recipient or --all")
         raise typer.Exit(2)
-    with transaction(session_factory()) as session:
-        ids = service.replay(
-            session,
-            actor="cli",
-            delivery_ids=delivery_ids or [],
-            message_ids=message or [],
-            recipient=recipient,
-            everything=all_,
-        )
+    ids = service.replay(
+        session_factory(),
+        actor="cli",
+        delivery_ids=delivery_ids or [],
+        message_ids=message or [],
+        recipient=recipient,
+        everything=all_,
+    )
     console.print(f"replayed {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}: {ids}")
