@@ -4,6 +4,7 @@ from lgsp.auth.models import OAuthClient, RevokedToken, SigningKey
 from lgsp.deliveries.models import Delivery, DeliveryState
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.exchange.models import Message
+from lgsp.exchange.parties import DossierParty
 from lgsp.kit.db import Base
 from lgsp.messagelog.models import LogBatch, LogEntry
 
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Delivery",
     "DeliveryState",
+    "DossierParty",
     "Endpoint",
     "Grant",
     "LogBatch",

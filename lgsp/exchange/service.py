@@ -23,7 +23,7 @@ from lgsp.deliveries import repository as deliveries_repository
 from lgsp.deliveries import service as deliveries
 from lgsp.deliveries.models import FINAL_STATES, Delivery, DeliveryState
 from lgsp.directory.repository import Directory, MessageTypeInfo
-from lgsp.exchange import repository
+from lgsp.exchange import parties, repository
 from lgsp.exchange.models import Message
 from lgsp.exchange.schemas import SendRequest
 from lgsp.kit import jsonpointer, jsonutil
@@ -82,6 +82,9 @@ def accept(
     mtype = check_may_send(directory, sender, request)
     platform.schemas.check(mtype.schema_id, request.payload)
     recipients = route(directory, sender, request)
+    dossier = parties.bind(
+        platform, principal, mtype, recipients, request.payload, types=directory.message_types
+    )
     fingerprint = fingerprint_of(request)
     if idempotency_key is not None:
         earlier = find_repeat(platform.sessions, sender, idempotency_key, fingerprint)
@@ -96,6 +99,7 @@ def accept(
         trace_id=trace_id,
     )
     rows = accept_rows(directory, message, recipients)
+    rows += dossier.rows(message.id, message.accepted_at)
     try:
         # One transaction with every other accept arriving now (group commit).
         platform.writer.write(rows)
@@ -281,7 +285,10 @@ def inbox(
         after_id = None
         if after is not None:
             cursor = deliveries_repository.of_recipient(session, after, principal.agency)
-            after_id = cursor.id if cursor is not None else None
+            if cursor is None:
+                # Not an empty page: a caller with a wrong cursor would stop reading for good.
+                raise BadRequest(f"'after' names no message of this inbox: {after!r}")
+            after_id = cursor.id
         rows = list(
             repository.inbox_page(session, principal.agency, limit=limit + 1, after_id=after_id)
         )
