@@ -154,19 +154,20 @@ def drop_pg(name: str = PG_DB) -> None:
 
 def prepare_database(database_url: str, province: Path) -> tuple[str, str]:
     """Migrate, apply the province, create the sender's client; returns (client_id, secret)."""
-    from lgsp.auth.service import create_client
-    from lgsp.directory.config import apply_config, load_config
+    from lgsp.admin.clients import create_client
+    from lgsp.admin.province import apply
+    from lgsp.directory.config import load_config
     from lgsp.kit import migrate
-    from lgsp.kit.db import make_engine, make_sessionmaker, transaction
+    from lgsp.kit.db import make_engine, make_sessionmaker
 
     migrate.upgrade(database_url)
     engine = make_engine(database_url, pool_size=1)
-    with transaction(make_sessionmaker(engine)) as session:
-        apply_config(session, load_config(province))
-        client, secret = create_client(
-            session, SENDER, ["messages:send", "messages:read", "services:call"], name="bench"
-        )
-        client_id = client.client_id
+    sessions = make_sessionmaker(engine)
+    apply(sessions, load_config(province), actor="bench")
+    client, secret = create_client(
+        sessions, SENDER, ["messages:send", "messages:read", "services:call"], name="bench"
+    )
+    client_id = client.client_id
     engine.dispose()
     return client_id, secret
 

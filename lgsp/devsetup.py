@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
-from lgsp.auth.models import OAuthClient
-from lgsp.auth.service import create_client
-from lgsp.directory.config import apply_config, check_config, load_config
-from lgsp.directory.models import Agency
+from lgsp.admin import clients, province
+from lgsp.directory.config import check_config, load_config
+from lgsp.directory.repository import DirectoryCache
 from lgsp.kit import migrate, threadserver
-from lgsp.kit.db import make_engine, make_sessionmaker, transaction
+from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.dev")
@@ -51,31 +48,29 @@ def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
     sessions = make_sessionmaker(engine)
     known: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     out: dict[str, Any] = {}
-    with transaction(sessions) as session:
-        agencies = session.scalars(select(Agency).where(Agency.active.is_(True))).all()
-        wanted = [(f"demo-{a.code}", a.code, AGENCY_SCOPES) for a in agencies]
-        if agencies:
-            # Two people, two roles: the administrator does not read the log, the auditor does.
-            wanted.append(("demo-admin", agencies[0].code, ["admin"]))
-            wanted.append(("demo-auditor", agencies[0].code, ["audit", "messages:read"]))
-        for client_id, agency, scopes in wanted:
-            entry = known.get(client_id)
-            row = session.get(OAuthClient, client_id)
-            if row is not None and entry is not None and entry.get("scope") == " ".join(scopes):
-                out[client_id] = entry
-                continue
-            if row is not None:
-                session.delete(row)
-                session.flush()
-            _, secret = create_client(
-                session, agency, scopes, name="demo", actor="dev", client_id=client_id
-            )
-            out[client_id] = {
-                "client_id": client_id,
-                "client_secret": secret,
-                "agency": agency,
-                "scope": " ".join(scopes),
-            }
+    directory = DirectoryCache(sessions).refresh()
+    agencies = sorted(code for code, a in directory.agencies.items() if a.active)
+    wanted = [(f"demo-{code}", code, AGENCY_SCOPES) for code in agencies]
+    if agencies:
+        # Two people, two roles: the administrator does not read the log, the auditor does.
+        wanted.append(("demo-admin", agencies[0], ["admin"]))
+        wanted.append(("demo-auditor", agencies[0], ["audit", "messages:read"]))
+    existing = {c.client_id for c in clients.list_clients(sessions)}
+    for client_id, agency, scopes in wanted:
+        entry = known.get(client_id)
+        if client_id in existing and entry is not None and entry.get("scope") == " ".join(scopes):
+            out[client_id] = entry
+            continue
+        # A client whose secret is not on file (or whose scopes changed) is made again.
+        _, secret = clients.create_client(
+            sessions, agency, scopes, name="demo", actor="dev", client_id=client_id, replace=True
+        )
+        out[client_id] = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "agency": agency,
+            "scope": " ".join(scopes),
+        }
     engine.dispose()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, ensure_ascii=False))
@@ -238,8 +233,7 @@ def _prepare_database(settings: Settings) -> None:
             log.error("%s: %s: %s", p.file, p.key, p.reason)
         raise SystemExit(f"the configuration in {settings.config_dir} has problems")
     engine = make_engine(settings.database_url, pool_size=1)
-    with transaction(make_sessionmaker(engine)) as session:
-        apply_config(session, load_config(settings.config_dir))
+    province.apply(make_sessionmaker(engine), load_config(settings.config_dir), actor="dev")
     engine.dispose()
     clients = ensure_demo_clients(settings)
     log.info(

@@ -40,10 +40,10 @@ RULES = [
     Rule(
         "copy-route recipients grant-checked when `to` is given",
         "lgsp/exchange/service.py",
-        '        if not is_granted(grants, agency=sender, action="send", target=request.type, '
-        "recipient=r)",
-        '        if not is_granted(grants, agency=sender, action="send", target=request.type, '
-        "recipient=None)",
+        '    refused = [r for r in recipients if not directory.is_granted(sender, "send", '
+        "request.type, r)]",
+        '    refused = [r for r in recipients if not directory.is_granted(sender, "send", '
+        "request.type, None)]",
         (
             "tests/api/test_accept_rules.py::"
             "test_a_copy_recipient_is_grant_checked_when_the_sender_names_one",
@@ -51,8 +51,8 @@ RULES = [
     ),
     Rule(
         "a retrying head blocks its chain",
-        "lgsp/relay/outbox.py",
-        "            earlier.state.in_(OPEN),",
+        "lgsp/deliveries/repository.py",
+        "            earlier.state.in_(OPEN_STATES),",
         "            earlier.state == DeliveryState.PENDING.value,",
         (
             "tests/relay/test_outbox_rules.py::"
@@ -61,9 +61,9 @@ RULES = [
     ),
     Rule(
         "the guarded outcome update only finishes a still-open delivery",
-        "lgsp/relay/delivery.py",
-        "                .where(Delivery.id == delivery.id, Delivery.state.in_(outbox.OPEN))",
-        "                .where(Delivery.id == delivery.id)",
+        "lgsp/deliveries/service.py",
+        "        .where(Delivery.id == delivery_id, Delivery.state.in_(OPEN_STATES))",
+        "        .where(Delivery.id == delivery_id)",
         (
             "tests/relay/test_outbox_rules.py::"
             "test_an_outcome_is_not_recorded_over_a_delivery_finished_meanwhile",

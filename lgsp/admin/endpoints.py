@@ -11,9 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.admin import service
 from lgsp.auth.deps import Admin
-from lgsp.kit import jsonutil, openapi
+from lgsp.kit import openapi
 from lgsp.kit.body import read_model
-from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
 from lgsp.kit.ids import MAX_ROW_ID
 from lgsp.messagelog import reading
@@ -40,11 +39,13 @@ async def dead_letters(
         int, Query(ge=0, le=MAX_ROW_ID, description="last delivery id of the previous page")
     ] = 0,
 ) -> dict[str, Any]:
-    def run() -> list[service.DeadLetter]:
-        with request.app.state.platform.sessions() as session:
-            return service.list_dead(session, recipient=recipient, limit=limit, after_id=after)
-
-    items = await run_in_threadpool(run)
+    items = await run_in_threadpool(
+        service.list_dead,
+        request.app.state.platform.sessions,
+        recipient=recipient,
+        limit=limit,
+        after_id=after,
+    )
     # The reason may quote what the recipient answered: personal data stays masked here.
     return {"items": [reading.shown(asdict(i), None) for i in items]}
 
@@ -69,12 +70,10 @@ async def dead_letter(
     platform = request.app.state.platform
 
     def run() -> dict[str, Any]:
-        with platform.sessions() as session:
-            found = service.get_dead(session, delivery_id)
+        found = service.get_dead(platform.sessions, delivery_id)
         if found is None:
             raise NotFound(f"no dead letter {delivery_id}")
-        view, message = found
-        payload = jsonutil.loads(message.payload) if message.payload else None
+        view, payload = found
         unmasked = None
         if why is not None:
             reader = reading.Reader(principal.client_id, "api", agency=principal.agency)
@@ -83,7 +82,7 @@ async def dead_letter(
                 reader,
                 why,
                 what="dead-letter",
-                message_id=message.id,
+                message_id=view.message_id,
                 delivery_id=delivery_id,
             )
         shown: dict[str, Any] = reading.shown({**asdict(view), "payload": payload}, unmasked)
@@ -106,17 +105,14 @@ async def replay(request: Request, principal: Admin) -> dict[str, Any]:
         raise BadRequest("say what to replay: delivery_ids, message_ids, recipient or all")
     platform = request.app.state.platform
 
-    def run() -> list[int]:
-        with transaction(platform.sessions) as session:
-            return service.replay(
-                session,
-                actor=principal.client_id,
-                delivery_ids=body.delivery_ids,
-                message_ids=body.message_ids,
-                recipient=body.recipient,
-                everything=body.all,
-            )
-
-    ids = await run_in_threadpool(run)
+    ids = await run_in_threadpool(
+        service.replay,
+        platform.sessions,
+        actor=principal.client_id,
+        delivery_ids=body.delivery_ids,
+        message_ids=body.message_ids,
+        recipient=body.recipient,
+        everything=body.all,
+    )
     platform.outbox_signal.set()
     return {"replayed": ids}

@@ -1,18 +1,30 @@
-"""Dead letters: list, inspect, replay. A replay reopens the delivery (its retry window starts
-again) and is itself an entry in the message log."""
+"""Dead letters (list, inspect, replay) and retention. A replay reopens the delivery through its
+owner (its retry window starts again) and is itself an entry in the message log.
+
+Each function is one unit of work: it takes the session factory and opens (and commits) its own
+session, so endpoints and CLI commands never hold one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from lgsp.exchange.models import FINAL_STATES, Delivery, DeliveryState, Message
+from lgsp.admin import repository
+from lgsp.deliveries import service as deliveries
+from lgsp.deliveries.models import Delivery
+from lgsp.exchange import repository as messages
+from lgsp.exchange.models import Message
+from lgsp.kit import jsonutil
+from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
+
+Sessions = sessionmaker[Session]
 
 
 @dataclass(frozen=True)
@@ -47,31 +59,26 @@ def _view(d: Delivery, m: Message) -> DeadLetter:
 
 
 def list_dead(
-    session: Session, *, recipient: str | None = None, limit: int = 100, after_id: int = 0
+    sessions: Sessions, *, recipient: str | None = None, limit: int = 100, after_id: int = 0
 ) -> list[DeadLetter]:
-    query = (
-        select(Delivery, Message)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(Delivery.state == DeliveryState.DEAD, Delivery.id > after_id)
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    if recipient:
-        query = query.where(Delivery.recipient == recipient)
-    return [_view(d, m) for d, m in session.execute(query)]
+    with sessions() as session:
+        rows = repository.dead_letters(session, recipient=recipient, limit=limit, after_id=after_id)
+        return [_view(d, m) for d, m in rows]
 
 
-def get_dead(session: Session, delivery_id: int) -> tuple[DeadLetter, Message] | None:
-    row = session.execute(
-        select(Delivery, Message)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.DEAD)
-    ).first()
-    return (_view(row[0], row[1]), row[1]) if row else None
+def get_dead(sessions: Sessions, delivery_id: int) -> tuple[DeadLetter, Any] | None:
+    """A dead letter and its message's payload (None once purged)."""
+    with sessions() as session:
+        row = repository.dead_letter(session, delivery_id)
+    if row is None:
+        return None
+    delivery, message = row
+    payload = jsonutil.loads(message.payload) if message.payload else None
+    return _view(delivery, message), payload
 
 
 def replay(
-    session: Session,
+    sessions: Sessions,
     *,
     actor: str,
     delivery_ids: Sequence[int] = (),
@@ -80,70 +87,45 @@ def replay(
     everything: bool = False,
 ) -> list[int]:
     """Reopen dead deliveries chosen by id, by message, by recipient, or all of them."""
-    query = select(Delivery).where(Delivery.state == DeliveryState.DEAD)
-    if not everything:
-        if not (delivery_ids or message_ids or recipient):
-            return []
-        if delivery_ids:
-            query = query.where(Delivery.id.in_(delivery_ids))
-        if message_ids:
-            query = query.where(Delivery.message_id.in_(message_ids))
-        if recipient:
-            query = query.where(Delivery.recipient == recipient)
-    rows = session.scalars(query.order_by(Delivery.id).with_for_update()).all()
-    now = utcnow()
-    ids = [r.id for r in rows]
-    if not ids:
-        return []
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.DEAD)
-        .values(
-            state=DeliveryState.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-            finished_at=None,
-            published_at=None,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
-    for r in rows:
-        log_append(
+    with transaction(sessions) as session:
+        now = utcnow()
+        rows = deliveries.reopen_dead(
             session,
-            "delivery.replayed",
-            actor=actor,
-            agency=r.recipient,
-            message_id=r.message_id,
-            correlation_key=r.correlation_key,
-            detail={"delivery_id": r.id, "previous_error": r.last_error, "attempts": r.attempts},
-            at=now,
+            delivery_ids=delivery_ids,
+            message_ids=message_ids,
+            recipient=recipient,
+            everything=everything,
+            now=now,
         )
-    return ids
+        for r in rows:
+            log_append(
+                session,
+                "delivery.replayed",
+                actor=actor,
+                agency=r.recipient,
+                message_id=r.message_id,
+                correlation_key=r.correlation_key,
+                detail={
+                    "delivery_id": r.id,
+                    "previous_error": r.last_error,
+                    "attempts": r.attempts,
+                },
+                at=now,
+            )
+        return [r.id for r in rows]
 
 
-def purge_payloads(session: Session, *, before: datetime, actor: str) -> int:
+def purge_payloads(sessions: Sessions, *, before: datetime, actor: str) -> int:
     """Retention: drop the bodies of messages accepted before ``before`` whose every delivery
     is finished. The message row, its hash and the whole log stay, so what was exchanged, when
     and between whom can still be proven (and a kept copy checked against the hash)."""
-    finished = ~exists().where(
-        Delivery.message_id == Message.id, Delivery.state.not_in(list(FINAL_STATES))
-    )
-    ids = list(
-        session.scalars(
-            select(Message.id).where(
-                Message.accepted_at < before, Message.payload.is_not(None), finished
-            )
+    with transaction(sessions) as session:
+        ids = messages.finished_with_payload(session, accepted_before=before)
+        messages.drop_payloads(session, ids)
+        log_append(
+            session,
+            "admin.payloads_purged",
+            actor=actor,
+            detail={"accepted_before": before.isoformat(), "messages": len(ids)},
         )
-    )
-    for start in range(0, len(ids), 500):
-        session.execute(
-            update(Message).where(Message.id.in_(ids[start : start + 500])).values(payload=None)
-        )
-    log_append(
-        session,
-        "admin.payloads_purged",
-        actor=actor,
-        detail={"accepted_before": before.isoformat(), "messages": len(ids)},
-    )
-    return len(ids)
+        return len(ids)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lgsp.auth import service
+from lgsp.admin import clients as service
 from lgsp.cli.common import (
     ActorOption,
     cli_actor,
@@ -15,7 +15,6 @@ from lgsp.cli.common import (
     print_json,
     session_factory,
 )
-from lgsp.kit.db import transaction
 from lgsp.kit.errors import LGSPError
 
 app = typer.Typer(help="OAuth clients of agency systems.", no_args_is_help=True)
@@ -33,10 +32,9 @@ def create(
 ) -> None:
     """Create a client for an agency and print its id and secret (shown only this once)."""
     try:
-        with transaction(session_factory()) as session:
-            client, secret = service.create_client(
-                session, agency_code, scope.split(), name=name, actor=cli_actor(actor)
-            )
+        client, secret = service.create_client(
+            session_factory(), agency_code, scope.split(), name=name, actor=cli_actor(actor)
+        )
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -64,8 +62,7 @@ def rotate_secret(
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
     try:
-        with transaction(session_factory()) as session:
-            secret = service.rotate_secret(session, client_id, actor=cli_actor(actor))
+        secret = service.rotate_secret(session_factory(), client_id, actor=cli_actor(actor))
     except LGSPError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -78,8 +75,7 @@ def rotate_secret(
 @app.command("disable")
 def disable(client_id: str, actor: ActorOption = None) -> None:
     """Refuse new tokens to a client (tokens already issued expire by themselves)."""
-    with transaction(session_factory()) as session:
-        service.set_disabled(session, client_id, True, actor=cli_actor(actor))
+    service.set_disabled(session_factory(), client_id, True, actor=cli_actor(actor))
     console.print(f"disabled {client_id}")
 
 
@@ -89,18 +85,17 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The registered clients (never their secrets)."""
-    with session_factory()() as session:
-        rows = [
-            {
-                "client_id": c.client_id,
-                "agency": c.agency_code,
-                "scope": c.scopes,
-                "name": c.name,
-                "created_at": c.created_at.isoformat(),
-                "disabled": c.disabled_at is not None,
-            }
-            for c in service.list_clients(session, agency)
-        ]
+    rows = [
+        {
+            "client_id": c.client_id,
+            "agency": c.agency_code,
+            "scope": c.scopes,
+            "name": c.name,
+            "created_at": c.created_at.isoformat(),
+            "disabled": c.disabled_at is not None,
+        }
+        for c in service.list_clients(session_factory(), agency)
+    ]
     if as_json:
         print_json(rows)
         return

@@ -8,15 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from lgsp.admin import province
 from lgsp.cli.common import console, err_console, session_factory, settings
 from lgsp.directory.config import (
     ConfigError,
     ConfigProblem,
     ProvinceConfig,
-    apply_config,
     load_config,
 )
-from lgsp.kit.db import transaction
 
 app = typer.Typer(
     help="Province configuration: agencies, endpoints, routes, grants, services, clients.",
@@ -103,14 +102,7 @@ def apply(
         _print_problems(problems)
         err_console.print("nothing applied", markup=False)
         raise typer.Exit(1)
-    factory = session_factory()
-    if dry_run:
-        with factory() as session:
-            report = apply_config(session, cfg)
-            session.rollback()
-    else:
-        with transaction(factory) as session:
-            report = apply_config(session, cfg)
+    report = province.apply(session_factory(), cfg, actor="cli", dry_run=dry_run)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     for line in report.lines():

@@ -17,8 +17,6 @@ from lgsp.cli.common import (
     session_factory,
 )
 from lgsp.cli.log import ReasonOption, cli_reader, reason_given
-from lgsp.kit import jsonutil
-from lgsp.kit.db import transaction
 from lgsp.messagelog import reading
 
 app = typer.Typer(help="Dead-lettered deliveries.", no_args_is_help=True)
@@ -31,8 +29,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Dead letters, oldest first, with the reason each one died."""
-    with session_factory()() as session:
-        items = service.list_dead(session, recipient=recipient, limit=limit)
+    items = service.list_dead(session_factory(), recipient=recipient, limit=limit)
     # The reason may quote what the recipient answered: personal data stays masked here.
     views = [reading.shown(asdict(i), None) for i in items]
     if as_json:
@@ -59,12 +56,11 @@ def show(
     """One dead letter with its message payload, personal data masked unless --unmask."""
     why = reason_given(unmask, reason)
     sessions = session_factory()
-    with sessions() as session:
-        found = service.get_dead(session, delivery_id)
+    found = service.get_dead(sessions, delivery_id)
     if found is None:
         err_console.print(f"no dead letter {delivery_id}")
         raise typer.Exit(1)
-    view, message = found
+    view, payload = found
     unmasked = None
     if why is not None:
         unmasked = reading.unmask(
@@ -72,10 +68,9 @@ def show(
             cli_reader(actor),
             why,
             what="dead-letter",
-            message_id=message.id,
+            message_id=view.message_id,
             delivery_id=delivery_id,
         )
-    payload = jsonutil.loads(message.payload or "null")
     print_json(reading.shown({**asdict(view), "payload": payload}, unmasked))
 
 
@@ -91,13 +86,12 @@ def replay(
     if not (delivery_ids or recipient or message or all_):
         err_console.print("say what to replay: ids, --message, --recipient or --all")
         raise typer.Exit(2)
-    with transaction(session_factory()) as session:
-        ids = service.replay(
-            session,
-            actor=cli_actor(actor),
-            delivery_ids=delivery_ids or [],
-            message_ids=message or [],
-            recipient=recipient,
-            everything=all_,
-        )
+    ids = service.replay(
+        session_factory(),
+        actor=cli_actor(actor),
+        delivery_ids=delivery_ids or [],
+        message_ids=message or [],
+        recipient=recipient,
+        everything=all_,
+    )
     console.print(f"replayed {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}: {ids}")

@@ -9,7 +9,6 @@ import typer
 
 from lgsp.admin import service
 from lgsp.cli.common import ActorOption, cli_actor, console, session_factory
-from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 
 app = typer.Typer(help="Messages: retention.", no_args_is_help=True)
@@ -23,6 +22,5 @@ def purge(
     """Drop the bodies of finished messages older than N days; metadata, hashes and the log
     stay. The purge is itself an entry in the log."""
     before = utcnow() - timedelta(days=older_than_days)
-    with transaction(session_factory()) as session:
-        count = service.purge_payloads(session, before=before, actor=cli_actor(actor))
+    count = service.purge_payloads(session_factory(), before=before, actor=cli_actor(actor))
     console.print(f"purged the bodies of {count} message(s) accepted before {before:%Y-%m-%d}")

@@ -18,7 +18,8 @@ secrets it holds.
 :func:`check_config` reports every problem it can find in one pass, each with its file, a dotted
 key (``agencies[3].code``, ``routes.dossier-to-tnmt.recipient``) and where known a line.
 :func:`load_config` returns the validated configuration or raises :class:`ConfigError` with
-the same problems. :func:`apply_config` writes it to the database.
+the same problems. Applying it to the database is an admin use case
+(:func:`lgsp.admin.province.apply`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lgsp.directory.config_apply import ApplyReport, apply_config
 from lgsp.directory.config_checks import cross_check
 from lgsp.directory.config_schema import (
     AGENCY_CODE,
@@ -60,7 +60,6 @@ __all__ = [
     "AGENCY_CODE",
     "SCOPES",
     "AgencyConfig",
-    "ApplyReport",
     "ClientConfig",
     "ConfigError",
     "ConfigProblem",
@@ -72,7 +71,6 @@ __all__ = [
     "ProvinceInfo",
     "RouteConfig",
     "ServiceConfig",
-    "apply_config",
     "check_config",
     "expand_env",
     "load_config",

@@ -177,7 +177,9 @@ class Directory:
     def service(self, provider: str, name: str) -> ServiceInfo | None:
         return self.services.get((provider, name))
 
-    def is_granted(self, agency: str, action: str, target: str, recipient: str = "*") -> bool:
+    def is_granted(
+        self, agency: str, action: str, target: str, recipient: str | None = "*"
+    ) -> bool:
         """See :func:`lgsp.directory.routing.is_granted`."""
         return is_granted(
             self.grants_for(agency),

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-_MISSING = object()
+from lgsp.kit import jsonpointer
+
 _TESTS = ("equals", "in", "prefix", "exists")
 _COMBINATORS = ("all", "any", "not")
 
@@ -53,31 +54,6 @@ class GrantLike(Protocol):
     def recipient(self) -> str: ...
 
 
-def resolve_pointer(document: Any, pointer: str) -> Any:
-    """The value at ``pointer`` in ``document``, or the module's missing sentinel."""
-    if pointer == "":
-        return document
-    if not pointer.startswith("/"):
-        return _MISSING
-    current = document
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, Mapping):
-            if token not in current:
-                return _MISSING
-            current = current[token]
-        elif isinstance(current, list):
-            if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
-                return _MISSING
-            index = int(token)
-            if index >= len(current):
-                return _MISSING
-            current = current[index]
-        else:
-            return _MISSING
-    return current
-
-
 def _json_equal(a: Any, b: Any) -> bool:
     # bool is an int in Python; JSON keeps them apart.
     if isinstance(a, bool) or isinstance(b, bool):
@@ -100,10 +76,10 @@ def matches(condition: Mapping[str, Any] | None, payload: Any) -> bool:
         return not matches(condition["not"], payload)
     if "pointer" not in condition:
         raise ValueError(f"malformed route condition: {dict(condition)!r}")
-    value = resolve_pointer(payload, condition["pointer"])
+    value = jsonpointer.resolve(payload, condition["pointer"])
     if "exists" in condition:
-        return (value is not _MISSING) == bool(condition["exists"])
-    if value is _MISSING:
+        return (value is not jsonpointer.MISSING) == bool(condition["exists"])
+    if value is jsonpointer.MISSING:
         return False
     if "equals" in condition:
         return _json_equal(value, condition["equals"])
@@ -217,18 +193,24 @@ def _target_matches(pattern: str, target: str) -> bool:
 
 
 def is_granted(
-    grants: Iterable[GrantLike], *, agency: str, action: str, target: str, recipient: str = "*"
+    grants: Iterable[GrantLike],
+    *,
+    agency: str,
+    action: str,
+    target: str,
+    recipient: str | None = "*",
 ) -> bool:
     """Whether a grant lets ``agency`` perform ``action`` ("send" or "call") on ``target``
     (a message type, or ``provider/service``) towards ``recipient``. Deny by default; ``*``
     in a grant's agency, target or recipient matches anything. For "call" the recipient is
-    the provider and is usually left as ``*``."""
+    the provider and is usually left as ``*``. ``recipient=None`` asks whether any recipient
+    at all is granted (the check made before the recipients are known)."""
     for g in grants:
         if (
             g.action == action
             and g.agency_code in ("*", agency)
             and _target_matches(g.target, target)
-            and g.recipient in ("*", recipient)
+            and (recipient is None or g.recipient in ("*", recipient))
         ):
             return True
     return False

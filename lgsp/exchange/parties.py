@@ -35,8 +35,10 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lgsp.auth.tokens import Principal
+from lgsp.deliveries.models import Delivery
 from lgsp.directory.repository import MessageTypeInfo
-from lgsp.exchange.models import Delivery, Message
+from lgsp.exchange.models import Message
+from lgsp.kit import jsonpointer
 from lgsp.kit.db import Base, UTCDateTime
 from lgsp.kit.errors import Forbidden
 from lgsp.kit.groupcommit import Rows
@@ -95,16 +97,8 @@ def dossier_code(mtype: MessageTypeInfo, payload: Any) -> str | None:
     """The dossier code a dossier-related message is about (None for other types)."""
     if mtype.dossier_role is None or not mtype.correlation_pointer:
         return None
-    node = payload
-    for raw in mtype.correlation_pointer.lstrip("/").split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node if isinstance(node, str) and node else None
+    value = jsonpointer.resolve(payload, mtype.correlation_pointer)
+    return value if isinstance(value, str) and value else None
 
 
 def parties_of(

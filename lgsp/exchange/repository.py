@@ -1,13 +1,15 @@
-"""Every query of the exchange domain."""
+"""Every query of the exchange domain (messages; deliveries are read through their owner)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.deliveries.models import FINAL_STATES, Delivery, DeliveryState
+from lgsp.exchange.models import Message
 
 
 def get_message(session: Session, message_id: str) -> Message | None:
@@ -18,12 +20,6 @@ def find_by_idempotency_key(session: Session, sender: str, key: str) -> Message 
     return session.scalars(
         select(Message).where(Message.sender == sender, Message.idempotency_key == key)
     ).first()
-
-
-def deliveries_of(session: Session, message_id: str) -> Sequence[Delivery]:
-    return session.scalars(
-        select(Delivery).where(Delivery.message_id == message_id).order_by(Delivery.id)
-    ).all()
 
 
 def inbox_page(
@@ -41,9 +37,35 @@ def inbox_page(
     return [(d, m) for d, m in session.execute(query)]
 
 
-def delivery_for(session: Session, message_id: str, recipient: str) -> Delivery | None:
-    return session.scalars(
-        select(Delivery)
-        .where(Delivery.message_id == message_id, Delivery.recipient == recipient)
-        .with_for_update()
-    ).first()
+def sent_by(session: Session, agency: str) -> bool:
+    """Whether ``agency`` ever sent a message."""
+    return bool(session.scalar(select(exists().where(Message.sender == agency))))
+
+
+def of_type(session: Session, message_type: str) -> bool:
+    """Whether any message of ``message_type`` is stored."""
+    return bool(session.scalar(select(exists().where(Message.type == message_type))))
+
+
+def finished_with_payload(session: Session, *, accepted_before: datetime) -> list[str]:
+    """Messages accepted before ``accepted_before`` that still hold their body and whose every
+    delivery is final."""
+    unfinished = exists().where(
+        Delivery.message_id == Message.id, Delivery.state.not_in(list(FINAL_STATES))
+    )
+    return list(
+        session.scalars(
+            select(Message.id).where(
+                Message.accepted_at < accepted_before, Message.payload.is_not(None), ~unfinished
+            )
+        )
+    )
+
+
+def drop_payloads(session: Session, message_ids: list[str]) -> None:
+    for start in range(0, len(message_ids), 500):
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids[start : start + 500]))
+            .values(payload=None)
+        )

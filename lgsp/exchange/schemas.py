@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lgsp.exchange.models import DeliveryState
+from lgsp.deliveries.models import DeliveryState
 
 
 class SendRequest(BaseModel):

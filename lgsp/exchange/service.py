@@ -3,6 +3,9 @@
 Nothing is written unless every check passes; the message, one outbox row (delivery) per
 recipient and the log entry are committed together, so an accepted message is never lost and a
 refused one leaves no trace but its refusal.
+
+``accept`` runs named steps in order; each takes only what it needs (a directory snapshot, the
+schema catalogue, the writer), so a new rule is one more step in that list.
 """
 
 from __future__ import annotations
@@ -10,16 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.auth.tokens import Principal
-from lgsp.directory.routing import is_granted, resolve_recipients
+from lgsp.deliveries import repository as deliveries_repository
+from lgsp.deliveries import service as deliveries
+from lgsp.deliveries.models import FINAL_STATES, Delivery, DeliveryState
+from lgsp.directory.repository import Directory, MessageTypeInfo
 from lgsp.exchange import parties, repository
-from lgsp.exchange.models import FINAL_STATES, Delivery, DeliveryState, Message
+from lgsp.exchange.models import Message
 from lgsp.exchange.schemas import SendRequest
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonpointer, jsonutil
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import (
     BadRequest,
@@ -49,19 +56,12 @@ class AcceptResult:
     repeated: bool
 
 
-def _pointer_value(payload: Any, pointer: str | None) -> str | None:
-    if not pointer:
-        return None
-    node = payload
-    for raw in pointer.lstrip("/").split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node if isinstance(node, str) and node else None
+@dataclass(frozen=True)
+class Fingerprint:
+    """The payload's canonical bytes and the hash that tells a true repeat from a reused key."""
+
+    payload: bytes
+    request_sha256: str
 
 
 def check_idempotency_key(key: str | None) -> None:
@@ -79,123 +79,35 @@ def accept(
 ) -> AcceptResult:
     directory = platform.directory.snapshot()
     sender = principal.agency
-    mtype = directory.message_types.get(request.type)
-    if mtype is None:
-        raise UnknownMessageType(
-            f"unknown message type {request.type!r}; see GET /v1/schemas for the types",
-            extra={"known_types": sorted(directory.message_types)},
-        )
-    grants = directory.grants_for(sender)
-    if not any(g.action == "send" and g.target in (request.type, "*") for g in grants):
-        raise NotGranted(f"agency {sender} is not granted to send {request.type!r} messages")
-    if request.to is not None and request.to not in directory.agencies:
-        raise UnknownRecipient(f"no agency with code {request.to!r} in the directory")
-
+    mtype = check_may_send(directory, sender, request)
     platform.schemas.check(mtype.schema_id, request.payload)
-
-    recipients = resolve_recipients(
-        directory.routes_for(request.type),
-        message_type=request.type,
-        sender=sender,
-        to=request.to,
-        payload=request.payload,
-    )
-    if not recipients:
-        raise NoRecipient(
-            f"no recipient for this {request.type!r} message: name one with 'to', or the "
-            "province's routing rules must match it"
-        )
-    refused = [
-        r
-        for r in recipients
-        if not is_granted(grants, agency=sender, action="send", target=request.type, recipient=r)
-    ]
-    if refused:
-        raise NotGranted(
-            f"agency {sender} is not granted to send {request.type!r} to {', '.join(refused)}",
-            extra={"recipients": refused},
-        )
+    recipients = route(directory, sender, request)
     dossier = parties.bind(
         platform, principal, mtype, recipients, request.payload, types=directory.message_types
     )
-
-    payload_bytes = jsonutil.canonical(request.payload)
-    # The envelope fields and the payload's canonical bytes (serialised once, above).
-    envelope = jsonutil.canonical([request.type, request.to, request.correlation_id])
-    request_hash = jsonutil.sha256_hex(envelope + b"\n" + payload_bytes)
+    fingerprint = fingerprint_of(request)
     if idempotency_key is not None:
-        earlier = _repeat(platform, sender, idempotency_key, request_hash)
+        earlier = find_repeat(platform.sessions, sender, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
-
-    correlation_key = _pointer_value(request.payload, mtype.correlation_pointer) or (
-        request.correlation_id
-    )
-    now = utcnow()
-    message = Message(
-        id=uuid7(),
-        type=request.type,
-        sender=sender,
-        client_id=principal.client_id,
-        correlation_id=request.correlation_id,
-        correlation_key=correlation_key,
-        payload=payload_bytes.decode(),
-        payload_sha256=jsonutil.sha256_hex(payload_bytes),
-        size=len(payload_bytes),
-        accepted_at=now,
+    message = new_message(
+        principal,
+        request,
+        fingerprint,
+        correlation_key=correlation_key_of(request, mtype),
         idempotency_key=idempotency_key,
-        request_sha256=request_hash,
         trace_id=trace_id,
     )
-    rows: Rows = [(Message, _columns(message)), *dossier.rows(message.id, now)]
-    for recipient in recipients:
-        endpoint = directory.endpoint(recipient)
-        pull = endpoint is None or endpoint.mode == "pull"
-        state = DeliveryState.INBOX if pull else DeliveryState.PENDING
-        rows.append(
-            (
-                Delivery,
-                {
-                    "message_id": message.id,
-                    "recipient": recipient,
-                    "correlation_key": correlation_key,
-                    "state": state.value,
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                },
-            )
-        )
-    rows.append(
-        (
-            LogEntry,
-            entry_values(
-                "message.accepted",
-                actor=principal.client_id,
-                agency=sender,
-                message_id=message.id,
-                correlation_key=correlation_key,
-                detail={
-                    "type": request.type,
-                    "recipients": recipients,
-                    "size": message.size,
-                    "correlation_id": request.correlation_id,
-                    "idempotency_key": idempotency_key,
-                    "trace_id": trace_id,
-                },
-                body_sha256=message.payload_sha256,
-                at=now,
-            ),
-        )
-    )
+    rows = accept_rows(directory, message, recipients)
+    rows += dossier.rows(message.id, message.accepted_at)
     try:
         # One transaction with every other accept arriving now (group commit).
         platform.writer.write(rows)
     except IntegrityError:
         # Two requests with one idempotency key raced; the other one won.
-        if idempotency_key is None:
-            raise
-        earlier = _repeat(platform, sender, idempotency_key, request_hash)
+        earlier = None
+        if idempotency_key is not None:
+            earlier = find_repeat(platform.sessions, sender, idempotency_key, fingerprint)
         if earlier is None:
             raise
         return earlier
@@ -204,22 +116,140 @@ def accept(
     return AcceptResult(message, recipients, repeated=False)
 
 
-def _columns(message: Message) -> dict[str, Any]:
-    return {c.key: getattr(message, c.key) for c in Message.__table__.columns}
+# --- the steps of accept ----------------------------------------------------------------------
 
 
-def _repeat(platform: Platform, sender: str, key: str, request_hash: str) -> AcceptResult | None:
-    with platform.sessions() as session:
+def check_may_send(directory: Directory, sender: str, request: SendRequest) -> MessageTypeInfo:
+    """The message type, once it is known, the sender may send it to someone, and a named
+    recipient exists. Checked before the payload is validated or routed."""
+    mtype = directory.message_type(request.type)
+    if mtype is None:
+        raise UnknownMessageType(
+            f"unknown message type {request.type!r}; see GET /v1/schemas for the types",
+            extra={"known_types": sorted(directory.message_types)},
+        )
+    if not directory.is_granted(sender, "send", request.type, recipient=None):
+        raise NotGranted(f"agency {sender} is not granted to send {request.type!r} messages")
+    if request.to is not None and request.to not in directory.agencies:
+        raise UnknownRecipient(f"no agency with code {request.to!r} in the directory")
+    return mtype
+
+
+def route(directory: Directory, sender: str, request: SendRequest) -> list[str]:
+    """Every recipient (``to`` and the routing rules), each of them granted to the sender."""
+    recipients = directory.recipients(
+        message_type=request.type, sender=sender, to=request.to, payload=request.payload
+    )
+    if not recipients:
+        raise NoRecipient(
+            f"no recipient for this {request.type!r} message: name one with 'to', or the "
+            "province's routing rules must match it"
+        )
+    refused = [r for r in recipients if not directory.is_granted(sender, "send", request.type, r)]
+    if refused:
+        raise NotGranted(
+            f"agency {sender} is not granted to send {request.type!r} to {', '.join(refused)}",
+            extra={"recipients": refused},
+        )
+    return recipients
+
+
+def fingerprint_of(request: SendRequest) -> Fingerprint:
+    payload = jsonutil.canonical(request.payload)
+    # The envelope fields and the payload's canonical bytes (serialised once, above).
+    envelope = jsonutil.canonical([request.type, request.to, request.correlation_id])
+    return Fingerprint(payload, jsonutil.sha256_hex(envelope + b"\n" + payload))
+
+
+def correlation_key_of(request: SendRequest, mtype: MessageTypeInfo) -> str | None:
+    """The ordering key: the payload's value at the type's correlation pointer (the dossier
+    code) when it is a non-empty string, else the request's correlation id."""
+    if mtype.correlation_pointer:
+        value = jsonpointer.resolve(request.payload, mtype.correlation_pointer)
+        if isinstance(value, str) and value:
+            return value
+    return request.correlation_id
+
+
+def find_repeat(
+    sessions: sessionmaker[Session], sender: str, key: str, fingerprint: Fingerprint
+) -> AcceptResult | None:
+    """The first answer to a repeated request, None for a new key; a key reused for a different
+    request is a conflict."""
+    with sessions() as session:
         earlier = repository.find_by_idempotency_key(session, sender, key)
         if earlier is None:
             return None
-        if earlier.request_sha256 != request_hash:
+        if earlier.request_sha256 != fingerprint.request_sha256:
             raise IdempotencyConflict(
                 f"Idempotency-Key {key!r} was used for a different request (message "
                 f"{earlier.id}); use a new key for a new message"
             )
-        recipients = [d.recipient for d in repository.deliveries_of(session, earlier.id)]
+        recipients = [d.recipient for d in deliveries_repository.of_message(session, earlier.id)]
         return AcceptResult(earlier, recipients, repeated=True)
+
+
+def new_message(
+    principal: Principal,
+    request: SendRequest,
+    fingerprint: Fingerprint,
+    *,
+    correlation_key: str | None,
+    idempotency_key: str | None,
+    trace_id: str | None,
+    now: datetime | None = None,
+) -> Message:
+    return Message(
+        id=uuid7(),
+        type=request.type,
+        sender=principal.agency,
+        client_id=principal.client_id,
+        correlation_id=request.correlation_id,
+        correlation_key=correlation_key,
+        payload=fingerprint.payload.decode(),
+        payload_sha256=jsonutil.sha256_hex(fingerprint.payload),
+        size=len(fingerprint.payload),
+        accepted_at=now or utcnow(),
+        idempotency_key=idempotency_key,
+        request_sha256=fingerprint.request_sha256,
+        trace_id=trace_id,
+    )
+
+
+def accept_rows(directory: Directory, message: Message, recipients: list[str]) -> Rows:
+    """What one accept writes: the message, one open delivery per recipient (pull recipients'
+    in their inbox) and the log entry."""
+    pull = {r for r in recipients if (ep := directory.endpoint(r)) is None or ep.mode == "pull"}
+    rows: Rows = [(Message, {c.key: getattr(message, c.key) for c in Message.__table__.columns})]
+    rows += deliveries.open_rows(
+        message.id,
+        recipients,
+        pull=pull,
+        correlation_key=message.correlation_key,
+        now=message.accepted_at,
+    )
+    entry = entry_values(
+        "message.accepted",
+        actor=message.client_id,
+        agency=message.sender,
+        message_id=message.id,
+        correlation_key=message.correlation_key,
+        detail={
+            "type": message.type,
+            "recipients": recipients,
+            "size": message.size,
+            "correlation_id": message.correlation_id,
+            "idempotency_key": message.idempotency_key,
+            "trace_id": message.trace_id,
+        },
+        body_sha256=message.payload_sha256,
+        at=message.accepted_at,
+    )
+    rows.append((LogEntry, entry))
+    return rows
+
+
+# --- reading and acknowledging ----------------------------------------------------------------
 
 
 def overall_status(deliveries: Sequence[Delivery]) -> str:
@@ -240,11 +270,11 @@ def readable_message(
     Anyone else gets 404, so message ids of other agencies cannot be probed."""
     with platform.sessions() as session:
         message = repository.get_message(session, message_id)
-        deliveries = repository.deliveries_of(session, message_id) if message else []
+        found = deliveries_repository.of_message(session, message_id) if message else []
     if message is not None:
-        parties = {message.sender, *(d.recipient for d in deliveries)}
+        parties = {message.sender, *(d.recipient for d in found)}
         if principal.agency in parties or principal.has("audit"):
-            return message, deliveries
+            return message, found
     raise NotFound(f"no message {message_id} that this client may read")
 
 
@@ -254,7 +284,7 @@ def inbox(
     with platform.sessions() as session:
         after_id = None
         if after is not None:
-            cursor = repository.delivery_for(session, after, principal.agency)
+            cursor = deliveries_repository.of_recipient(session, after, principal.agency)
             if cursor is None:
                 # Not an empty page: a caller with a wrong cursor would stop reading for good.
                 raise NotFound(f"'after' names no message of the inbox of {principal.agency}")
@@ -267,13 +297,12 @@ def inbox(
 
 def ack(platform: Platform, principal: Principal, message_id: str) -> Delivery:
     with transaction(platform.sessions) as session:
-        delivery = repository.delivery_for(session, message_id, principal.agency)
-        if delivery is None or delivery.state not in (DeliveryState.INBOX, DeliveryState.ACKED):
+        now = utcnow()
+        acked = deliveries.ack(session, message_id, principal.agency, now=now)
+        if acked is None:
             raise NotFound(f"no message {message_id} in the inbox of {principal.agency}")
-        if delivery.state == DeliveryState.INBOX:
-            now = utcnow()
-            delivery.state = DeliveryState.ACKED
-            delivery.finished_at = now
+        delivery, first = acked
+        if first:
             log_append(
                 session,
                 "inbox.acked",

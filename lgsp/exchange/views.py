@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lgsp.auth.tokens import Principal
-from lgsp.exchange.models import Delivery, Message
+from lgsp.deliveries.models import Delivery
+from lgsp.exchange.models import Message
 from lgsp.exchange.schemas import MessageView, RecipientStatus
 from lgsp.exchange.service import overall_status
 from lgsp.kit import jsonutil

@@ -31,10 +31,11 @@ from typing import Any
 
 import pika
 
+from lgsp.deliveries import repository as deliveries_repository
+from lgsp.deliveries import service as deliveries
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.platform import Platform
-from lgsp.relay import outbox
 from lgsp.relay.amqp_consumer import Consumer
 from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing
 from lgsp.relay.amqp_topology import Topology
@@ -158,7 +159,7 @@ class AmqpTransport:
 
     def _relay_once(self, publisher: ConfirmingPublisher) -> tuple[int, int]:
         with transaction(self._platform.sessions) as session:
-            rows = outbox.publishable(session, now=utcnow(), limit=self._batch_size)
+            rows = deliveries_repository.publishable(session, now=utcnow(), limit=self._batch_size)
             if not rows:
                 return 0, 0
             batch = [
@@ -168,7 +169,7 @@ class AmqpTransport:
                 for row in rows
             ]
             confirmed = publisher.publish(batch, self._confirm_timeout)
-            outbox.mark_published(session, confirmed, now=utcnow())
+            deliveries.mark_published(session, confirmed, now=utcnow())
         if len(confirmed) < len(rows):
             log.warning(
                 "%d of %d publishes unconfirmed; they will be published again",
@@ -189,7 +190,7 @@ class AmqpTransport:
         settings = self._platform.settings
         before = utcnow() - timedelta(seconds=settings.amqp_republish_seconds)
         with transaction(self._platform.sessions) as session:
-            count = outbox.unpublish_stale(session, published_before=before)
+            count = deliveries.unpublish_stale(session, published_before=before)
         if count:
             log.warning(
                 "%d deliveries published over %.0fs ago are still open; publishing them again",
@@ -198,6 +199,6 @@ class AmqpTransport:
             )
 
     def _idle_wait(self) -> float:
-        return outbox.idle_wait(
+        return deliveries.idle_wait(
             self._platform.sessions, poll=self._platform.settings.relay_poll_seconds
         )

@@ -29,8 +29,8 @@ import orjson
 import pika
 import pika.exceptions
 
+from lgsp.deliveries import repository as deliveries_repository
 from lgsp.platform import Platform
-from lgsp.relay import outbox
 from lgsp.relay.amqp_topology import Topology, declare_blocking
 from lgsp.relay.delivery import DeliveryProcessor
 
@@ -249,7 +249,7 @@ class Consumer:
     def _deliver(self, delivery_id: int, attempt: int | None) -> Verdict:
         try:
             with self._platform.sessions() as session:
-                attempts = outbox.open_attempts(session, delivery_id)
+                attempts = deliveries_repository.open_attempts(session, delivery_id)
             if attempts is None or (attempt is not None and attempts >= attempt):
                 self.stats.stale += 1
                 return "ack"

@@ -1,8 +1,10 @@
-"""Delivering one outbox row: call the recipient's adapter, record the attempt, decide what next.
+"""Delivering one outbox row: call the recipient's adapter, decide what next, record the attempt.
 
-Shared by every transport. The outcome is written with a guard on the row's state, so a
-duplicate (a redelivered broker message, an expired lease taken over by another worker) never
-turns a final state back into an open one.
+Shared by every transport. ``DeliveryProcessor.process`` runs named steps: load the row, attempt
+(the adapter call), decide (the retry policy), record (the deliveries owner's guarded outcome
+and the log entry in one commit), observe (metrics, waking the relay). The outcome is written
+only while the row is still open, so a duplicate (a redelivered broker message, an expired lease
+taken over by another worker) never turns a final state back into an open one.
 """
 
 from __future__ import annotations
@@ -11,22 +13,28 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any
 
 from lgsp_adapters.base import AdapterError, Capture, Envelope, PermanentError, UpstreamTimeout
-from sqlalchemy import CursorResult, insert, update
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lgsp.adapterpool import AdapterPool
-from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.deliveries import repository as deliveries_repository
+from lgsp.deliveries import service as deliveries
+from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
+from lgsp.deliveries.service import AttemptOutcome
+from lgsp.directory.repository import DirectoryCache
+from lgsp.exchange import repository as messages
+from lgsp.exchange.models import Message
 from lgsp.kit import jsonutil
+from lgsp.kit.groupcommit import GroupCommitter
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.models import LogEntry
 from lgsp.messagelog.service import entry_values
 from lgsp.observability import DELIVERY_LATENCY, DELIVERY_OUTCOMES
 from lgsp.platform import Platform
-from lgsp.relay import outbox
 from lgsp.settings import Settings
 
 log = logging.getLogger("lgsp.delivery")
@@ -51,26 +59,164 @@ class Outcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What the adapter call gave: an error (None on success), what the recipient answered, the
+    wire captures and how long it took."""
+
+    number: int
+    error: AdapterError | None
+    status_code: int | None
+    reply: str | None
+    captures: list[Capture]
+    duration_ms: float
+
+
 def _captures(captures: list[Capture]) -> list[dict[str, Any]]:
     return [
         {"direction": c.direction, "content_type": c.content_type, "body": c.body} for c in captures
     ]
 
 
+class RetryPolicy:
+    """Whether a failed attempt is retried and when: backoff within the recipient's retry
+    window (its endpoint's, else the platform's), never sooner than a timed-out request could
+    still be running."""
+
+    def __init__(self, settings: Settings, directory: DirectoryCache) -> None:
+        self._settings = settings
+        self._directory = directory
+
+    def decide(self, delivery: Delivery, attempt: Attempt, now: datetime) -> AttemptOutcome:
+        error = attempt.error
+        if error is None:
+            return AttemptOutcome.delivered(
+                attempts=attempt.number, status_code=attempt.status_code, at=now
+            )
+        reason = failure_reason(error)
+        wait = getattr(error, "retry_after", None)
+        if isinstance(error, UpstreamTimeout):
+            # A request that timed out may still be running at the recipient; retrying before
+            # it could have finished invites the two to race.
+            wait = max(wait or 0.0, self._timeout(delivery.recipient))
+        next_at = now + timedelta(seconds=backoff_seconds(self._settings, attempt.number, wait))
+        window = timedelta(seconds=self._retry_window(delivery.recipient))
+        if error.retriable and next_at <= delivery.created_at + window:
+            return AttemptOutcome.retry(
+                attempts=attempt.number,
+                status_code=attempt.status_code,
+                error=reason,
+                at=now,
+                next_attempt_at=next_at,
+            )
+        if error.retriable:
+            reason = f"retries exhausted after {attempt.number} attempts: {reason}"
+        return AttemptOutcome.dead_letter(
+            attempts=attempt.number, status_code=attempt.status_code, error=reason, at=now
+        )
+
+    def _timeout(self, agency: str) -> float:
+        endpoint = self._directory.snapshot().endpoint(agency)
+        return float(endpoint.timeout_seconds) if endpoint is not None else 10.0
+
+    def _retry_window(self, agency: str) -> float:
+        endpoint = self._directory.snapshot().endpoint(agency)
+        if endpoint is not None and endpoint.retry_window_seconds:
+            return float(endpoint.retry_window_seconds)
+        return float(self._settings.retry_window_seconds)
+
+
+def failure_reason(error: AdapterError) -> str:
+    reason = str(error.reason)
+    if error.reply and error.reply[:80] not in reason:
+        # What the recipient said is what the sender needs to see on a dead letter.
+        reason = f"{reason}: {error.reply[:300]}"
+    return reason
+
+
+_LOG_KINDS = {
+    DeliveryState.DELIVERED: "delivery.delivered",
+    DeliveryState.RETRYING: "delivery.failed",
+    DeliveryState.DEAD: "delivery.dead",
+}
+
+
+def log_entry(
+    delivery: Delivery, message: Message, attempt: Attempt, outcome: AttemptOutcome
+) -> dict[str, Any]:
+    """The message log entry of one attempt."""
+    detail: dict[str, Any] = {
+        "recipient": delivery.recipient,
+        "attempt": attempt.number,
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "reply": attempt.reply,
+    }
+    if attempt.captures:
+        detail["captures"] = _captures(attempt.captures)
+    if attempt.error is not None:
+        detail["error"] = outcome.error
+        if outcome.state == DeliveryState.RETRYING:
+            assert outcome.next_attempt_at is not None
+            detail["next_attempt_at"] = outcome.next_attempt_at.isoformat()
+        else:
+            detail["permanent"] = not attempt.error.retriable
+    return entry_values(
+        _LOG_KINDS[outcome.state],
+        actor="platform",
+        agency=delivery.recipient,
+        message_id=message.id,
+        correlation_key=message.correlation_key,
+        detail=detail,
+        at=outcome.at,
+    )
+
+
+def record(
+    writer: GroupCommitter, delivery_id: int, outcome: AttemptOutcome, entry: dict[str, Any]
+) -> bool:
+    """Write the outcome (only if the row is still open) and its log entry in one commit shared
+    with the other deliveries finishing now (group commit); False if it was finished elsewhere
+    meanwhile, and then nothing is written."""
+
+    def work(session: Session) -> bool:
+        if not deliveries.record_outcome(session, delivery_id, outcome):
+            return False
+        session.execute(insert(LogEntry), [entry])
+        return True
+
+    return bool(writer.run(work))
+
+
 class DeliveryProcessor:
     def __init__(self, platform: Platform, adapters: AdapterPool) -> None:
         self._platform = platform
         self._adapters = adapters
+        self._policy = RetryPolicy(platform.settings, platform.directory)
 
     def process(self, delivery_id: int) -> Outcome:
-        with self._platform.sessions() as session:
-            loaded = outbox.load_for_delivery(session, delivery_id)
+        loaded = self._load(delivery_id)
         if loaded is None:
             return Outcome(delivery_id, "skipped", "no such delivery")
         delivery, message = loaded
-        if delivery.state not in outbox.OPEN:
+        if delivery.state not in OPEN_STATES:
             return Outcome(delivery_id, "skipped", f"already {delivery.state}")
-        attempt = delivery.attempts + 1
+        attempt = self._attempt(delivery, message)
+        outcome = self._policy.decide(delivery, attempt, utcnow())
+        entry = log_entry(delivery, message, attempt, outcome)
+        if not record(self._platform.writer, delivery.id, outcome, entry):
+            return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
+        self._observe(message, outcome)
+        return Outcome(delivery.id, outcome.state.value, outcome.error)
+
+    def _load(self, delivery_id: int) -> tuple[Delivery, Message] | None:
+        with self._platform.sessions() as session:
+            delivery = deliveries_repository.get(session, delivery_id)
+            message = messages.get_message(session, delivery.message_id) if delivery else None
+        return (delivery, message) if delivery is not None and message is not None else None
+
+    def _attempt(self, delivery: Delivery, message: Message) -> Attempt:
+        number = delivery.attempts + 1
         envelope = Envelope(
             message_id=message.id,
             type=message.type,
@@ -80,7 +226,7 @@ class DeliveryProcessor:
             accepted_at=message.accepted_at,
             correlation_id=message.correlation_id,
             correlation_key=message.correlation_key,
-            attempt=attempt,
+            attempt=number,
         )
         started = time.perf_counter()
         error: AdapterError | None = None
@@ -88,8 +234,7 @@ class DeliveryProcessor:
         reply: str | None = None
         captures: list[Capture] = []
         try:
-            adapter = self._adapters.get(delivery.recipient)
-            result = adapter.deliver(envelope)
+            result = self._adapters.get(delivery.recipient).deliver(envelope)
             status_code, reply, captures = result.status_code, result.reply, result.captures
         except AdapterError as exc:
             error = exc
@@ -98,104 +243,11 @@ class DeliveryProcessor:
             log.exception("adapter for %s raised an unexpected error", delivery.recipient)
             error = PermanentError(f"adapter failure: {type(exc).__name__}: {exc}")
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        return self._record(
-            delivery, message, attempt, error, status_code, reply, captures, duration_ms
-        )
+        return Attempt(number, error, status_code, reply, captures, duration_ms)
 
-    def _record(
-        self,
-        delivery: Delivery,
-        message: Message,
-        attempt: int,
-        error: AdapterError | None,
-        status_code: int | None,
-        reply: str | None,
-        captures: list[Capture],
-        duration_ms: float,
-    ) -> Outcome:
-        settings = self._platform.settings
-        now = utcnow()
-        detail: dict[str, Any] = {
-            "recipient": delivery.recipient,
-            "attempt": attempt,
-            "status_code": status_code,
-            "duration_ms": duration_ms,
-            "reply": reply,
-        }
-        if captures:
-            detail["captures"] = _captures(captures)
-        values: dict[str, Any] = {
-            "attempts": attempt,
-            "last_status_code": status_code,
-            "lease_owner": None,
-            "lease_until": None,
-            "published_at": None,
-        }
-        if error is None:
-            state, kind, reason = DeliveryState.DELIVERED, "delivery.delivered", None
-            values.update(state=state, finished_at=now, last_error=None)
-        else:
-            reason = error.reason
-            if error.reply and error.reply[:80] not in reason:
-                # What the recipient said is what the sender needs to see on a dead letter.
-                reason = f"{reason}: {error.reply[:300]}"
-            detail["error"] = reason
-            window = self._retry_window(delivery.recipient)
-            wait = getattr(error, "retry_after", None)
-            if isinstance(error, UpstreamTimeout):
-                # A request that timed out may still be running at the recipient; retrying
-                # before it could have finished invites the two to race.
-                wait = max(wait or 0.0, self._timeout(delivery.recipient))
-            next_at = now + timedelta(seconds=backoff_seconds(settings, attempt, wait))
-            exhausted = next_at > delivery.created_at + timedelta(seconds=window)
-            if error.retriable and not exhausted:
-                state, kind = DeliveryState.RETRYING, "delivery.failed"
-                detail["next_attempt_at"] = next_at.isoformat()
-                values.update(state=state, next_attempt_at=next_at, last_error=reason)
-            else:
-                state, kind = DeliveryState.DEAD, "delivery.dead"
-                if error.retriable:
-                    reason = f"retries exhausted after {attempt} attempts: {reason}"
-                    detail["error"] = reason
-                detail["permanent"] = not error.retriable
-                values.update(state=state, finished_at=now, last_error=reason)
-        entry = entry_values(
-            kind,
-            actor="platform",
-            agency=delivery.recipient,
-            message_id=message.id,
-            correlation_key=message.correlation_key,
-            detail=detail,
-            at=now,
-        )
-
-        def record(session: Session) -> bool:
-            result = session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.state.in_(outbox.OPEN))
-                .values(**values)
-            )
-            if not cast(CursorResult[Any], result).rowcount:
-                return False
-            session.execute(insert(LogEntry), [entry])
-            return True
-
-        # Shares its commit with the other deliveries finishing now (group commit).
-        if not self._platform.writer.run(record):
-            return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
-        DELIVERY_OUTCOMES.labels(state.value).inc()
-        if state == DeliveryState.DELIVERED:
-            DELIVERY_LATENCY.observe((now - message.accepted_at).total_seconds())
+    def _observe(self, message: Message, outcome: AttemptOutcome) -> None:
+        DELIVERY_OUTCOMES.labels(outcome.state.value).inc()
+        if outcome.state == DeliveryState.DELIVERED:
+            DELIVERY_LATENCY.observe((outcome.at - message.accepted_at).total_seconds())
         # The next message of this chain may be eligible now.
         self._platform.outbox_signal.set()
-        return Outcome(delivery.id, state.value, reason)
-
-    def _timeout(self, agency: str) -> float:
-        endpoint = self._platform.directory.snapshot().endpoint(agency)
-        return float(endpoint.timeout_seconds) if endpoint is not None else 10.0
-
-    def _retry_window(self, agency: str) -> float:
-        endpoint = self._platform.directory.snapshot().endpoint(agency)
-        if endpoint is not None and endpoint.retry_window_seconds:
-            return float(endpoint.retry_window_seconds)
-        return float(self._platform.settings.retry_window_seconds)

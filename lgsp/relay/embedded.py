@@ -13,10 +13,10 @@ import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from lgsp.deliveries import service as deliveries
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.platform import Platform
-from lgsp.relay import outbox
 from lgsp.relay.delivery import DeliveryProcessor
 
 log = logging.getLogger("lgsp.embedded")
@@ -56,7 +56,7 @@ class EmbeddedTransport:
             self._pool.shutdown(wait=True, cancel_futures=True)
         try:
             with transaction(self._platform.sessions) as session:
-                outbox.release_leases(session, self._owner)
+                deliveries.release_leases(session, self._owner)
         except Exception:  # noqa: BLE001 - leases expire by themselves anyway
             log.warning("could not release leases of %s on shutdown", self._owner)
 
@@ -71,7 +71,7 @@ class EmbeddedTransport:
             if free:
                 try:
                     with transaction(self._platform.sessions) as session:
-                        claimed = outbox.claim(
+                        claimed = deliveries.lease(
                             session,
                             owner=self._owner,
                             now=utcnow(),
@@ -83,7 +83,7 @@ class EmbeddedTransport:
                         if len(reserved) < len(claimed):
                             kept = {i for i, _ in reserved}
                             excess = [i for i, _ in claimed if i not in kept]
-                            outbox.release(session, excess, self._owner)
+                            deliveries.release(session, excess, self._owner)
                 except Exception as exc:  # noqa: BLE001 - database down: wait and retry
                     log.warning("cannot lease deliveries: %s", exc)
                     self._forget(reserved)
@@ -98,7 +98,7 @@ class EmbeddedTransport:
             signal.clear()
 
     def _idle_wait(self) -> float:
-        return outbox.idle_wait(
+        return deliveries.idle_wait(
             self._platform.sessions, poll=self._platform.settings.relay_poll_seconds
         )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonpointer, jsonutil
 from lgsp.kit.errors import ValidationFailed
 from lgsp.validation.formats import FORMATS
 from lgsp.validation.report import ErrorEntry, entries, pointer, sort_entries
@@ -36,7 +36,6 @@ ID_BASE = "https://lgsp.example/schemas/"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.json")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
-_MISSING = object()
 
 
 class SchemaLoadError(Exception):
@@ -195,27 +194,13 @@ class SchemaCatalogue:
     def _equality_errors(schema: dict[str, Any], payload: Any) -> list[ErrorEntry]:
         found: list[ErrorEntry] = []
         for first, second in schema.get("x-lgsp-equal", []):
-            left, right = _lookup(payload, first), _lookup(payload, second)
-            if left is _MISSING or right is _MISSING or left == right:
+            left, right = jsonpointer.resolve(payload, first), jsonpointer.resolve(payload, second)
+            if left is jsonpointer.MISSING or right is jsonpointer.MISSING or left == right:
                 continue
             found.append(
                 {"pointer": second, "keyword": "x-lgsp-equal", "message": f"must equal {first}"}
             )
         return found
-
-
-def _lookup(document: Any, json_pointer: str) -> Any:
-    """The value at an RFC 6901 pointer, or ``_MISSING``."""
-    node = document
-    for raw in json_pointer.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
 
 
 __all__ = ["ErrorEntry", "SchemaCatalogue", "SchemaLoadError", "pointer"]

@@ -17,7 +17,7 @@ import pytest
 from lgsp_testkit.servers import serve_wsgi
 from sqlalchemy import select
 
-from lgsp.exchange.models import Delivery
+from lgsp.deliveries.models import Delivery
 from lgsp.messagelog.models import LogEntry
 from tests.dvcqg.samples import sample_dossier
 from tests.mediation.province import JUSTICE, SMS_GATEWAY, Province

@@ -29,7 +29,7 @@ def test_purge_keeps_hashes_and_skips_unfinished_messages(database_url: str) -> 
         # Both are old; only the first is finished (its recipients acknowledged or delivered).
         with transaction(live.platform.sessions) as s:
             s.execute(update(Message).values(accepted_at=utcnow() - timedelta(days=400)))
-            from lgsp.exchange.models import Delivery
+            from lgsp.deliveries.models import Delivery
 
             s.execute(
                 update(Delivery)

@@ -15,7 +15,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
 from lgsp.auth import tokens
-from lgsp.exchange.models import Delivery, Message
+from lgsp.deliveries.models import Delivery
+from lgsp.exchange.models import Message
 from lgsp.messagelog.models import LogEntry
 from tests.dvcqg.samples import sample_dossier
 from tests.support.platform import IOC, KHDT, ONE_STOP, PORTAL, LivePlatform, live_platform

@@ -1,5 +1,6 @@
-"""apply_config against real databases (SQLite and PostgreSQL): idempotent, and a changed
-configuration changes exactly what changed."""
+"""Applying a province configuration against real databases (SQLite and PostgreSQL):
+idempotent, a changed configuration changes exactly what changed, and each apply is an admin
+action in the message log."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import lgsp.models  # noqa: F401 - every table in the metadata
+from lgsp.admin.province import ApplyReport, apply
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import verify_secret
-from lgsp.directory.config import ApplyReport, apply_config, load_config
+from lgsp.directory.config import load_config
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.exchange.models import Message
 from lgsp.kit.db import Base, make_engine, make_sessionmaker, transaction
 from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.models import LogEntry
 from tests.directory.conftest import SAMPLE, Editor
 
 SECRETS = {
@@ -61,8 +64,7 @@ def client_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def apply_dir(factory: sessionmaker[Session], directory: Path) -> ApplyReport:
     cfg = load_config(directory)
-    with transaction(factory) as session:
-        return apply_config(session, cfg)
+    return apply(factory, cfg, actor="test")
 
 
 def count(session: Session, model: Any) -> int:
@@ -190,10 +192,8 @@ def test_changed_configuration(
 
 def test_dry_run_rollback_leaves_database_untouched(factory: sessionmaker[Session]) -> None:
     cfg = load_config(SAMPLE)
-    with factory() as session:
-        report = apply_config(session, cfg)
-        assert report.changes > 0
-        session.rollback()
+    report = apply(factory, cfg, actor="test", dry_run=True)
+    assert report.changes > 0
     with factory() as session:
         assert count(session, Agency) == 0
 
@@ -218,3 +218,45 @@ def _message(sender: str) -> Message:
         accepted_at=utcnow(),
         request_sha256=hashlib.sha256(body).hexdigest(),
     )
+
+
+def _applied_entries(factory: sessionmaker[Session]) -> list[LogEntry]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(LogEntry)
+                .where(LogEntry.kind == "admin.config_applied")
+                .order_by(LogEntry.id)
+            )
+        )
+
+
+def test_each_apply_is_an_admin_action_in_the_message_log(
+    factory: sessionmaker[Session], config_copy: Path, edit: Editor
+) -> None:
+    first = apply(factory, load_config(config_copy), actor="admin-7")
+
+    def grant_postal_orders(data: Any) -> None:
+        data["grants"].append(
+            {"agency": "000.00.07.H56", "send": ["postal-order"], "to": ["H56.90"]}
+        )
+
+    edit("grants.yaml", grant_postal_orders)
+    second = apply(factory, load_config(config_copy), actor="admin-8")
+    apply(factory, load_config(config_copy), actor="admin-9", dry_run=True)
+
+    entries = _applied_entries(factory)
+    # The dry run changed nothing and is not logged.
+    assert [e.actor for e in entries] == ["admin-7", "admin-8"]
+    assert entries[0].detail["province"] == load_config(config_copy).province.code
+    assert entries[0].detail["changes"] == first.changes > 0
+    assert entries[0].detail["counts"]["grants"]["created"] == first.counts["grants"].created
+    assert entries[0].detail["counts"]["agencies"]["created"] == 16
+    assert entries[1].detail["changes"] == second.changes == 1
+    assert entries[1].detail["counts"]["grants"] == {
+        "created": 1,
+        "updated": 0,
+        "removed": 0,
+        "deactivated": 0,
+    }
+    assert entries[1].detail["counts"]["agencies"]["updated"] == 0

@@ -13,8 +13,9 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 import lgsp.models  # noqa: F401 - every table in the metadata
+from lgsp.admin.province import apply as apply_config
 from lgsp.directory import repository
-from lgsp.directory.config import apply_config, load_config
+from lgsp.directory.config import load_config
 from lgsp.directory.models import Route
 from lgsp.directory.repository import Directory, DirectoryCache
 from lgsp.kit.db import Base, make_engine, make_sessionmaker, transaction
@@ -30,8 +31,7 @@ def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(f"sqlite:///{tmp_path / 'lgsp.db'}", pool_size=4)
     Base.metadata.create_all(engine)
     factory = make_sessionmaker(engine)
-    with transaction(factory) as session:
-        apply_config(session, load_config(SAMPLE))
+    apply_config(factory, load_config(SAMPLE), actor="test")
     yield factory
     engine.dispose()
 

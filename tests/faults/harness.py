@@ -17,7 +17,7 @@ import httpx
 from lgsp_testkit.rest_recipient import RestRecipient
 from sqlalchemy import func, select
 
-from lgsp.exchange.models import Delivery
+from lgsp.deliveries.models import Delivery
 from lgsp.settings import PROJECT_ROOT, Settings
 from tests.support.cli import LGSP, cli_env
 from tests.support.platform import LivePlatform

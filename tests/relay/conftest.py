@@ -16,8 +16,9 @@ import pytest
 from lgsp_adapters.memory import store
 from sqlalchemy import func, select
 
+from lgsp.deliveries.models import Delivery, DeliveryState
 from lgsp.directory.models import Agency, Endpoint
-from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.exchange.models import Message
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow

@@ -12,7 +12,7 @@ import pika
 import pytest
 from lgsp_adapters.memory import store
 
-from lgsp.exchange.models import DeliveryState
+from lgsp.deliveries.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from lgsp.relay.amqp_publisher import ConfirmingPublisher, Outgoing
 from lgsp.relay.amqp_topology import DELIVERY_LIMIT, Topology, declare_blocking

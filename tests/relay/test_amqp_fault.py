@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from lgsp_adapters.memory import store
 
-from lgsp.exchange.models import DeliveryState
+from lgsp.deliveries.models import DeliveryState
 from lgsp.relay.amqp import AmqpTransport
 from tests.relay.conftest import RelayWorld
 from tests.support.services import services_required

@@ -15,11 +15,12 @@ from lgsp_adapters.base import (
 )
 from sqlalchemy import func, select, update
 
-from lgsp.exchange.models import Delivery, DeliveryState
+from lgsp.deliveries import repository as deliveries_repository
+from lgsp.deliveries import service as deliveries
+from lgsp.deliveries.models import Delivery, DeliveryState
 from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.models import LogEntry
-from lgsp.relay import outbox
 from lgsp.relay.delivery import DeliveryProcessor
 from tests.relay.conftest import RelayWorld
 
@@ -32,17 +33,20 @@ def _set(world: RelayWorld, message_id: str, **values: object) -> None:
 def _claimable(world: RelayWorld) -> list[str]:
     """Message ids the embedded transport would lease now (then given back)."""
     with transaction(world.platform.sessions) as session:
-        rows = outbox.claim(session, owner="probe", now=utcnow(), lease_seconds=30, limit=100)
+        rows = deliveries.lease(session, owner="probe", now=utcnow(), lease_seconds=30, limit=100)
         ids = [i for i, _ in rows]
         taken = session.scalars(select(Delivery.message_id).where(Delivery.id.in_(ids))).all()
-        outbox.release(session, ids, "probe")
+        deliveries.release(session, ids, "probe")
     return sorted(taken)
 
 
 def _publishable(world: RelayWorld) -> list[str]:
     """Message ids the amqp relay would publish now."""
     with world.platform.sessions() as session:
-        return sorted(d.message_id for d in outbox.publishable(session, now=utcnow(), limit=100))
+        return sorted(
+            d.message_id
+            for d in deliveries_repository.publishable(session, now=utcnow(), limit=100)
+        )
 
 
 def _both(world: RelayWorld) -> list[str]:

@@ -18,7 +18,8 @@ import pytest
 from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
 from sqlalchemy import delete, func, select
 
-from lgsp.exchange.models import Delivery, Message
+from lgsp.deliveries.models import Delivery
+from lgsp.exchange.models import Message
 from lgsp.exchange.parties import DossierParty
 from lgsp.messagelog.models import LogEntry
 from tests.api.test_accept import assert_problem

@@ -116,6 +116,7 @@ def test_a_revoked_token_opens_no_entry_point(live: LivePlatform) -> None:
 )
 def test_a_disabled_clients_token_opens_no_entry_point(live: LivePlatform) -> None:
     from lgsp.auth.service import set_disabled
+
     from lgsp.kit.db import transaction
 
     client_id, secret = live.new_client(ONE_STOP, CLIENT_SCOPES)

@@ -13,11 +13,12 @@ import httpx
 from fastapi import FastAPI
 from lgsp_testkit.servers import free_port, serve_asgi
 
+from lgsp.admin.clients import create_client
+from lgsp.admin.province import apply as apply_config
 from lgsp.app import create_app
-from lgsp.auth.service import create_client
-from lgsp.directory.config import apply_config, load_config
+from lgsp.directory.config import load_config
 from lgsp.kit import migrate
-from lgsp.kit.db import make_engine, make_sessionmaker, transaction
+from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.platform import Platform
 from lgsp.settings import PROJECT_ROOT, Settings
 
@@ -53,8 +54,9 @@ def make_settings(database_url: str, base_url: str, **overrides: Any) -> Setting
 def prepare_database(settings: Settings, config_dir: Path | None = None) -> None:
     migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
-    with transaction(make_sessionmaker(engine)) as session:
-        apply_config(session, load_config(config_dir or settings.config_dir))
+    apply_config(
+        make_sessionmaker(engine), load_config(config_dir or settings.config_dir), actor="test"
+    )
     engine.dispose()
 
 
@@ -75,8 +77,7 @@ class LivePlatform:
         return httpx.Client(base_url=self.url, **kw)
 
     def new_client(self, agency: str, scopes: str) -> tuple[str, str]:
-        with transaction(self.platform.sessions) as session:
-            client, secret = create_client(session, agency, scopes.split(), name="test")
+        client, secret = create_client(self.platform.sessions, agency, scopes.split(), name="test")
         return client.client_id, secret
 
     def token(

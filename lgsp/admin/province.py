@@ -1,25 +1,31 @@
-"""Apply a checked province configuration to the database, idempotently.
+"""Applying a province configuration: make the database match a checked configuration,
+idempotently, and log what changed as an admin action.
 
 The configuration is the source of truth for agencies, endpoints, message types, routes, grants
 and services: rows that vanished from it are removed. Agencies are the exception: one still
 referenced by clients or by messages is only deactivated, so history keeps its meaning. Clients
 are upserted but never removed (``lgsp clients`` and ``lgsp dev`` create clients of their own).
-Only flushes: the caller owns the transaction.
+
+:func:`apply` is the use case (one transaction, logged as ``admin.config_applied``); the steps
+below it only flush.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import hash_secret, verify_secret
+from lgsp.deliveries import repository as deliveries
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
-from lgsp.exchange.models import Delivery, Message
+from lgsp.exchange import repository as messages
+from lgsp.kit.db import transaction
 from lgsp.kit.timeutil import utcnow
+from lgsp.messagelog.service import append as log_append
 
 if TYPE_CHECKING:
     from lgsp.directory.config_schema import ClientConfig, ProvinceConfig
@@ -85,16 +91,10 @@ def _upsert(
 
 
 def _agency_is_referenced(session: Session, code: str) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                or_(
-                    exists().where(OAuthClient.agency_code == code),
-                    exists().where(Message.sender == code),
-                    exists().where(Delivery.recipient == code),
-                )
-            )
-        )
+    return (
+        bool(session.scalar(select(exists().where(OAuthClient.agency_code == code))))
+        or messages.sent_by(session, code)
+        or deliveries.addressed_to(session, code)
     )
 
 
@@ -249,16 +249,45 @@ def _apply_clients(session: Session, cfg: ProvinceConfig, report: ApplyReport) -
     session.flush()
 
 
-def apply_config(session: Session, cfg: ProvinceConfig) -> ApplyReport:
-    """Make the database match ``cfg``. Applying the same configuration twice reports no
-    changes the second time. Flushes only: the caller commits (or rolls back a dry run)."""
+def apply(
+    sessions: sessionmaker[Session],
+    cfg: ProvinceConfig,
+    *,
+    actor: str,
+    dry_run: bool = False,
+) -> ApplyReport:
+    """Make the database match ``cfg`` in one transaction, and log it in the message log as
+    ``admin.config_applied`` (who, and what changed per kind of row). Applying the same
+    configuration twice reports no changes the second time. A dry run reports what would change
+    and changes (and logs) nothing."""
+    with transaction(sessions) as session:
+        report = apply_rows(session, cfg)
+        if dry_run:
+            session.rollback()
+            return report
+        log_append(
+            session,
+            "admin.config_applied",
+            actor=actor,
+            detail={
+                "province": cfg.province.code,
+                "changes": report.changes,
+                "counts": {k: asdict(c) for k, c in report.counts.items()},
+                "warnings": report.warnings,
+            },
+        )
+    return report
+
+
+def apply_rows(session: Session, cfg: ProvinceConfig) -> ApplyReport:
+    """The rows of :func:`apply`, flushed in the caller's session."""
     report = ApplyReport()
     stale_types = _apply_directory(session, cfg, report)
     _apply_rules(session, cfg, report)
     _apply_clients(session, cfg, report)
 
     for name in sorted(stale_types):
-        if session.scalar(select(exists().where(Message.type == name))):
+        if messages.of_type(session, name):
             report.warnings.append(f"message type {name} kept: messages of that type exist")
             continue
         session.execute(delete(MessageType).where(MessageType.name == name))
