@@ -29,8 +29,9 @@ AGENCY_SCOPES = [
 
 
 def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
-    """One client per agency (``demo-<code>``) and an administrator (``demo-admin``); secrets
-    are kept in ``<var_dir>/demo-clients.json`` so the demo and a second terminal can use them."""
+    """One client per agency (``demo-<code>``), an administrator (``demo-admin``) and an auditor
+    (``demo-audit``); secrets are kept in ``<var_dir>/demo-clients.json`` so the demo and a
+    second terminal can use them."""
     path = settings.var_dir / DEMO_CLIENTS
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -41,6 +42,8 @@ def ensure_demo_clients(settings: Settings) -> dict[str, Any]:
         wanted = [(f"demo-{a.code}", a.code, AGENCY_SCOPES) for a in agencies]
         if agencies:
             wanted.append(("demo-admin", agencies[0].code, ["admin", "audit", "messages:read"]))
+            # A read-only auditor; the sample province declares none (its secret would ship).
+            wanted.append(("demo-audit", agencies[0].code, ["audit"]))
         for client_id, agency, scopes in wanted:
             entry = known.get(client_id)
             row = session.get(OAuthClient, client_id)
@@ -70,14 +73,14 @@ def prepare(settings: Settings, *, simulators: bool = True) -> Any:
     if settings.env == "production":
         raise SystemExit("`lgsp dev` is for development; use `lgsp serve` in production")
     migrate.upgrade(settings.database_url)
-    problems = check_config(settings.config_dir)
+    problems = check_config(settings.config_dir, development=True)
     if problems:
         for p in problems:
             log.error("%s: %s: %s", p.file, p.key, p.reason)
         raise SystemExit(f"the configuration in {settings.config_dir} has problems")
     engine = make_engine(settings.database_url, pool_size=1)
     with transaction(make_sessionmaker(engine)) as session:
-        apply_config(session, load_config(settings.config_dir))
+        apply_config(session, load_config(settings.config_dir, development=True))
     engine.dispose()
     clients = ensure_demo_clients(settings)
     log.info(

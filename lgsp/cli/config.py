@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from lgsp_adapters.registry import validate_settings
 
 from lgsp.cli.common import console, err_console, session_factory, settings
 from lgsp.directory.config import (
@@ -17,6 +17,7 @@ from lgsp.directory.config import (
     load_config,
 )
 from lgsp.kit.db import transaction
+from lgsp.validation.catalogue import SchemaCatalogue
 
 app = typer.Typer(
     help="Province configuration: agencies, endpoints, routes, grants, services, clients.",
@@ -30,11 +31,7 @@ DirArg = Annotated[
 
 
 def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
-    """The schema catalogue's ids, or None when the catalogue is not available in this build."""
-    try:
-        from lgsp.validation.catalogue import SchemaCatalogue
-    except ImportError:
-        return None
+    """The schema catalogue's ids, or None (and a problem) when the catalogue does not load."""
     schemas_dir = settings().schemas_dir
     try:
         return set(SchemaCatalogue(schemas_dir).ids())
@@ -43,20 +40,16 @@ def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
         return None
 
 
-def _adapter_validator() -> Callable[[str, dict[str, Any]], Any] | None:
-    try:
-        from lgsp_adapters.registry import validate_settings
-    except ImportError:
-        return None
-    return validate_settings
-
-
 def _check(directory: Path) -> tuple[ProvinceConfig | None, list[ConfigProblem]]:
     problems: list[ConfigProblem] = []
     schema_ids = _schema_ids(problems)
-    validator = _adapter_validator()
     try:
-        cfg = load_config(directory, schema_ids=schema_ids, adapter_validator=validator)
+        cfg = load_config(
+            directory,
+            schema_ids=schema_ids,
+            adapter_validator=validate_settings,
+            development=settings().env == "development",
+        )
     except ConfigError as exc:
         return None, problems + exc.problems
     return (None, problems) if problems else (cfg, [])

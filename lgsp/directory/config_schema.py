@@ -4,9 +4,10 @@ whole :class:`ProvinceConfig`. Files, keys and meaning are described in config/R
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+from lgsp_adapters import envref
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
@@ -214,15 +215,8 @@ def expand_grants(grants: list[GrantConfig], groups: dict[str, list[str]]) -> li
 KeyPath = tuple[str | int, ...]
 
 
-def format_key(path: KeyPath) -> str:
-    """("agencies", 3, "code") -> "agencies[3].code"."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
+# ("agencies", 3, "code") -> "agencies[3].code"
+format_key = envref.format_path
 
 
 class AnyName(set[str]):
@@ -252,3 +246,5 @@ class RawConfig:
     service_keys: set[str]
     # Files that exist but could not be read at all (syntax errors).
     unreadable: set[str]
+    # Per file: the values whose variable has a ``:-default``, and the variable.
+    defaulted: dict[str, list[tuple[KeyPath, str]]] = field(default_factory=dict)
