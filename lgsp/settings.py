@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lgsp.kit.errors import InsecureSettingsError, SettingsError
 
 DEV_SECRET_KEY = "lgsp-development-only-secret-key-change-me"  # noqa: S105 - refused outside dev
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +40,6 @@ def demo_secret_reason(value: str) -> str | None:
     if PLACEHOLDER_MARK in value.lower():
         return f"a placeholder (it contains {PLACEHOLDER_MARK!r}): set a real secret"
     return None
-
-
-class InsecureSettingsError(RuntimeError):
-    """A development default is in use where the environment is not development."""
 
 
 class Settings(BaseSettings):
@@ -149,4 +147,15 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; :class:`SettingsError` names every invalid one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"LGSP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(f"invalid settings: {wrong}") from None
+
+
+__all__ = ["InsecureSettingsError", "Settings", "SettingsError", "get_settings"]

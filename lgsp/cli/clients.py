@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 
 from lgsp.auth import service
-from lgsp.cli.common import console, err_console, print_json, session_factory
+from lgsp.cli.common import console, print_json, session_factory
 from lgsp.kit.db import transaction
-from lgsp.kit.errors import LGSPError
 
 app = typer.Typer(help="OAuth clients of agency systems.", no_args_is_help=True)
 
@@ -24,12 +23,8 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
 ) -> None:
     """Create a client for an agency and print its id and secret (shown only this once)."""
-    try:
-        with transaction(session_factory()) as session:
-            client, secret = service.create_client(session, agency_code, scope.split(), name=name)
-    except LGSPError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+    with transaction(session_factory()) as session:
+        client, secret = service.create_client(session, agency_code, scope.split(), name=name)
     if as_json:
         print_json(
             {
@@ -52,12 +47,8 @@ def rotate_secret(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
-    try:
-        with transaction(session_factory()) as session:
-            secret = service.rotate_secret(session, client_id)
-    except LGSPError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+    with transaction(session_factory()) as session:
+        secret = service.rotate_secret(session, client_id)
     if as_json:
         print_json({"client_id": client_id, "client_secret": secret})
     else:

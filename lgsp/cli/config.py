@@ -40,9 +40,12 @@ def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
         return None
 
 
-def _check(directory: Path) -> tuple[ProvinceConfig | None, list[ConfigProblem]]:
+def _checked(directory: Path) -> ProvinceConfig:
+    """The configuration at ``directory``. When it has problems, they are the command's report
+    (every one on stdout) and :class:`ConfigError` ends the command."""
     problems: list[ConfigProblem] = []
     schema_ids = _schema_ids(problems)
+    cfg = None
     try:
         cfg = load_config(
             directory,
@@ -51,24 +54,20 @@ def _check(directory: Path) -> tuple[ProvinceConfig | None, list[ConfigProblem]]
             development=settings().env == "development",
         )
     except ConfigError as exc:
-        return None, problems + exc.problems
-    return (None, problems) if problems else (cfg, [])
-
-
-def _print_problems(problems: list[ConfigProblem]) -> None:
-    for problem in problems:
-        err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-    err_console.print(f"{len(problems)} problem(s)", markup=False)
+        problems += exc.problems
+    if problems or cfg is None:
+        for problem in problems:
+            console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{len(problems)} problem(s)", markup=False)
+        raise ConfigError(problems, directory=directory)
+    return cfg
 
 
 @app.command()
 def check(directory: DirArg = None) -> None:
     """Check the configuration; print every problem as ``file: key: reason``."""
     directory = directory or settings().config_dir
-    cfg, problems = _check(directory)
-    if problems or cfg is None:
-        _print_problems(problems)
-        raise typer.Exit(1)
+    cfg = _checked(directory)
     skipped = len(cfg.missing_secrets)
     console.print(
         f"{directory}: ok ({cfg.province.code}): {len(cfg.agencies)} agencies, "
@@ -91,11 +90,11 @@ def apply(
 ) -> None:
     """Check, then make the database match the configuration in one transaction."""
     directory = directory or settings().config_dir
-    cfg, problems = _check(directory)
-    if problems or cfg is None:
-        _print_problems(problems)
-        err_console.print("nothing applied", markup=False)
-        raise typer.Exit(1)
+    try:
+        cfg = _checked(directory)
+    except ConfigError:
+        console.print("nothing applied", markup=False)
+        raise
     factory = session_factory()
     if dry_run:
         with factory() as session:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
+import click
 import typer
 
 from lgsp.admin import service
-from lgsp.cli.common import console, err_console, print_json, session_factory
+from lgsp.cli.common import console, print_json, session_factory
 from lgsp.kit import jsonutil
 from lgsp.kit.db import transaction
+from lgsp.kit.errors import NotFound
 
 app = typer.Typer(help="Dead-lettered deliveries.", no_args_is_help=True)
 
@@ -42,8 +44,7 @@ def show(delivery_id: int) -> None:
     with session_factory()() as session:
         found = service.get_dead(session, delivery_id)
     if found is None:
-        err_console.print(f"no dead letter {delivery_id}")
-        raise typer.Exit(1)
+        raise NotFound(f"no dead letter {delivery_id}")
     view, message = found
     print_json({**asdict(view), "payload": jsonutil.loads(message.payload or "null")})
 
@@ -57,8 +58,7 @@ def replay(
 ) -> None:
     """Deliver dead letters again (by id, by message, by recipient, or all)."""
     if not (delivery_ids or recipient or message or all_):
-        err_console.print("say what to replay: ids, --message, --recipient or --all")
-        raise typer.Exit(2)
+        raise click.UsageError("say what to replay: ids, --message, --recipient or --all")
     with transaction(session_factory()) as session:
         ids = service.replay(
             session,

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import lgsp_adapters.envref as envref
 import yaml
-from lgsp_adapters import envref
 from pydantic import BaseModel, ValidationError
 
 from lgsp.directory.config_apply import ApplyReport, apply_config
@@ -392,7 +392,7 @@ def load_config(
     :class:`ConfigError` lists every problem."""
     cfg, problems = _collect(Path(directory), schema_ids, adapter_validator, development)
     if problems or cfg is None:
-        raise ConfigError(problems)
+        raise ConfigError(problems, directory=Path(directory))
     return cfg
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lgsp_adapters import envref
+import lgsp_adapters.envref as envref
 
 from lgsp.directory import config_guard
 from lgsp.directory.config_schema import (

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from lgsp_adapters import envref
+import lgsp_adapters.envref as envref
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from lgsp.kit.errors import Misconfigured
 
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
 # (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
@@ -51,13 +54,17 @@ class ConfigProblem:
         return f"{self.file}: {self.key or '(file)'}: {self.reason}{where}"
 
 
-class ConfigError(Exception):
-    """The configuration has problems; ``problems`` lists every one."""
+class ConfigError(Misconfigured):
+    """The province configuration has problems; ``problems`` lists every one."""
 
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__(
-            f"{len(problems)} configuration problem(s):\n" + "\n".join(str(p) for p in problems)
-        )
+    status, slug, title = 422, "invalid-configuration", "Invalid province configuration"
+
+    def __init__(self, problems: list[ConfigProblem], *, directory: Path | None = None) -> None:
+        where = f" in {directory}" if directory is not None else ""
+        detail = f"{len(problems)} configuration problem(s){where}"
+        if problems:
+            detail += f", the first: {problems[0]}"
+        super().__init__(detail, extra={"problems": [str(p) for p in problems]})
         self.problems = problems
 
 

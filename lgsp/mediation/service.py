@@ -14,10 +14,9 @@ from lgsp_adapters.base import (
     CallRequest,
     CallResult,
     PermanentError,
-    RetriableError,
 )
-from lgsp_adapters.base import UpstreamTimeout as AdapterTimeout
 
+from lgsp.adapterpool import problem_from_adapter_error
 from lgsp.auth.tokens import Principal
 from lgsp.directory.routing import is_granted
 from lgsp.kit import jsonutil
@@ -28,7 +27,6 @@ from lgsp.kit.errors import (
     NotGranted,
     Unavailable,
     UpstreamError,
-    UpstreamTimeout,
     ValidationFailed,
 )
 from lgsp.kit.timeutil import utcnow
@@ -120,7 +118,7 @@ class Mediator:
                 self.breaker.failure(provider)
             else:
                 self.breaker.success(provider)  # the provider answered; it is up
-            error = _to_problem(exc, target)
+            error = problem_from_adapter_error(exc, target)
         except Exception as exc:
             # Anything else an adapter lets escape still ends the breaker's probe and is logged;
             # otherwise a half-open circuit would wait for a probe result forever.
@@ -247,34 +245,6 @@ def _storable(text: str | None) -> str | None:
     """Text PostgreSQL's JSON accepts: a reply in UTF-16, decoded as UTF-8 for the capture, is
     full of NULs, which jsonb refuses (the whole log write, and so the call, would fail)."""
     return text.replace("\x00", "\ufffd") if text else text
-
-
-def _to_problem(exc: AdapterError, target: str) -> LGSPError:
-    if isinstance(exc, AdapterTimeout):
-        return UpstreamTimeout(f"{target} did not answer in time: {exc.reason}")
-    if isinstance(exc, RetriableError):
-        return UpstreamError(
-            f"{target} failed: {exc.reason}", extra={"upstream_status": exc.status_code}
-        )
-    if (
-        not isinstance(exc, AdapterConfigError)
-        and exc.status_code is None
-        and not exc.captures
-        and exc.reply is None
-    ):
-        # Refused before anything was sent: the payload cannot be made into a call of this
-        # service (no such parameter, a required one missing, not an object). The caller's to fix.
-        err = UpstreamError(f"the request does not fit {target}: {exc.reason}")
-        err.status, err.slug, err.title = 422, "unfit-request", "Request does not fit the service"
-        return err
-    err = UpstreamError(
-        f"{target} refused the call: {exc.reason}",
-        extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply},
-    )
-    if exc.status_code is not None and 400 <= exc.status_code < 500:
-        err.status = exc.status_code
-        err.slug, err.title = "upstream-rejected", "Provider rejected the request"
-    return err
 
 
 __all__ = ["CallOutcome", "Mediator", "ValidationFailed"]

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
+from lgsp.kit.errors import BadRequest
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog import repository
 from lgsp.messagelog.chain import (
@@ -38,8 +39,10 @@ from lgsp.messagelog.verify import VerifyReport, check_chain, digests_of
 EXPORT_FORMAT = "lgsp-log-export/1"
 
 
-class ExportFormatError(ValueError):
+class ExportFormatError(BadRequest):
     """A line of an export cannot be read as the format describes."""
+
+    slug, title = "not-an-export", "Not a log export"
 
 
 def export_log(
