@@ -98,8 +98,6 @@ class Settings(BaseSettings):
     inprocess_workers: bool | None = None
     # amqp transport: API processes relay their own outbox rows to the broker at once.
     relay_in_api: bool = True
-    # Start the bundled simulators of the sample province with `lgsp dev`.
-    simulators: bool = True
 
     @property
     def transport(self) -> Literal["embedded", "amqp"]:

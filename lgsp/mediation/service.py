@@ -14,6 +14,7 @@ from lgsp_adapters.base import (
     CallRequest,
     CallResult,
     PermanentError,
+    storable,
 )
 
 from lgsp.adapterpool import problem_from_adapter_error
@@ -200,15 +201,8 @@ class Mediator:
                             if result is not None
                             else (failure.status_code if failure else None),
                             "duration_ms": duration_ms,
-                            "error": _storable(error.detail) if error is not None else None,
-                            "captures": [
-                                {
-                                    "direction": c.direction,
-                                    "content_type": c.content_type,
-                                    "body": _storable(c.body),
-                                }
-                                for c in captures
-                            ],
+                            "error": storable(error.detail) if error is not None else None,
+                            "captures": [c.to_log() for c in captures],
                         },
                         body_sha256=jsonutil.sha256_hex(response_bytes)
                         if result is not None
@@ -239,12 +233,6 @@ def request_values(payload: Any, query: dict[str, str], named: dict[str, str]) -
     if clash:
         raise BadRequest(f"{', '.join(clash)} given both in the body and in the query or sub-path")
     return {**payload, **extra}
-
-
-def _storable(text: str | None) -> str | None:
-    """Text PostgreSQL's JSON accepts: a reply in UTF-16, decoded as UTF-8 for the capture, is
-    full of NULs, which jsonb refuses (the whole log write, and so the call, would fail)."""
-    return text.replace("\x00", "\ufffd") if text else text
 
 
 __all__ = ["CallOutcome", "Mediator", "ValidationFailed"]

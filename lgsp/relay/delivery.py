@@ -51,12 +51,6 @@ class Outcome:
     reason: str | None = None
 
 
-def _captures(captures: list[Capture]) -> list[dict[str, Any]]:
-    return [
-        {"direction": c.direction, "content_type": c.content_type, "body": c.body} for c in captures
-    ]
-
-
 class DeliveryProcessor:
     def __init__(self, platform: Platform, adapters: AdapterPool) -> None:
         self._platform = platform
@@ -123,7 +117,7 @@ class DeliveryProcessor:
             "reply": reply,
         }
         if captures:
-            detail["captures"] = _captures(captures)
+            detail["captures"] = [c.to_log() for c in captures]
         values: dict[str, Any] = {
             "attempts": attempt,
             "last_status_code": status_code,
