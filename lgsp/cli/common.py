@@ -8,7 +8,6 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -62,15 +61,15 @@ def failure(exc: BaseException) -> tuple[str, int]:
     detail, usage errors their message, anything else its type and message; never a
     traceback, always one line."""
     status = 1
-    # Usage errors come from click, or from the copy of click that typer carries.
-    if isinstance(exc, click.ClickException | typer.TyperException):
+    # Usage errors (typer's copy of click raises them as TyperException).
+    if isinstance(exc, typer.TyperException):
         text, status = exc.format_message(), exc.exit_code
         context = getattr(exc, "ctx", None)
         if not text:  # no command given: the help is already on stdout
             text = "say which command (the list is above)"
         elif context is not None:
             text += f" (see `{context.command_path} --help`)"
-    elif isinstance(exc, click.exceptions.Abort | typer.Abort | KeyboardInterrupt):
+    elif isinstance(exc, typer.Abort | KeyboardInterrupt):
         text, status = "interrupted", 130
     elif isinstance(exc, DBAPIError):
         text = _database_error(exc).detail

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-import click
 import typer
 
 from lgsp.admin import service
@@ -58,7 +57,7 @@ def replay(
 ) -> None:
     """Deliver dead letters again (by id, by message, by recipient, or all)."""
     if not (delivery_ids or recipient or message or all_):
-        raise click.UsageError("say what to replay: ids, --message, --recipient or --all")
+        raise typer.BadParameter("say what to replay: ids, --message, --recipient or --all")
     with transaction(session_factory()) as session:
         ids = service.replay(
             session,

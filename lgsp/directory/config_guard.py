@@ -44,10 +44,12 @@ FALLBACK_REFUSED = (
 )
 
 
-def secret_hash_reason(secret_hash: str) -> str | None:
-    """Why a stored or declared client hash may not be used outside development, or None."""
-    if secret_hash in DEMO_SECRET_HASHES or any(
-        verify_secret(secret, secret_hash) for secret in DEMO_SECRETS
+def secret_hash_reason(secret_hash: str, *, rehashed: bool = True) -> str | None:
+    """Why a stored or declared client hash may not be used outside development, or None.
+    ``rehashed``: also try every demo secret against the (salted) hash, which costs a hash
+    each; without it only the hashes printed in the repository are recognised."""
+    if secret_hash in DEMO_SECRET_HASHES or (
+        rehashed and any(verify_secret(secret, secret_hash) for secret in DEMO_SECRETS)
     ):
         return "the hash of a demo secret printed in the repository"
     return None
@@ -113,10 +115,12 @@ def refuse_demo_credentials(settings: Settings, sessions: sessionmaker[Session])
 
 
 def demo_credentials(session: Session) -> list[str]:
-    """What :func:`refuse_demo_credentials` refuses, one line each."""
+    """What :func:`refuse_demo_credentials` refuses, one line each. Clients are matched against
+    the printed hashes only: every API process checks at start, and ``config apply`` has already
+    refused a demo secret hashed anew."""
     reasons = []
     for client in session.scalars(select(OAuthClient).where(OAuthClient.disabled_at.is_(None))):
-        why = secret_hash_reason(client.secret_hash)
+        why = secret_hash_reason(client.secret_hash, rehashed=False)
         if why:
             reasons.append(f"client {client.client_id} logs in with {why}; disable or rotate it")
     for endpoint in session.scalars(select(Endpoint)):
