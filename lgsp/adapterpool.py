@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from lgsp_adapters import registry as adapter_registry
+import lgsp_adapters.registry as adapter_registry
 from lgsp_adapters.base import (
     Adapter,
     AdapterConfigError,
