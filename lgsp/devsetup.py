@@ -227,13 +227,15 @@ def prepare(settings: Settings, *, simulators: bool = True) -> RunningSimulators
 
 def _prepare_database(settings: Settings) -> None:
     migrate.upgrade(settings.database_url)
-    problems = check_config(settings.config_dir)
+    problems = check_config(settings.config_dir, development=True)
     if problems:
         for p in problems:
             log.error("%s: %s: %s", p.file, p.key, p.reason)
         raise SystemExit(f"the configuration in {settings.config_dir} has problems")
     engine = make_engine(settings.database_url, pool_size=1)
-    province.apply(make_sessionmaker(engine), load_config(settings.config_dir), actor="dev")
+    province.apply(
+        make_sessionmaker(engine), load_config(settings.config_dir, development=True), actor="dev"
+    )
     engine.dispose()
     clients = ensure_demo_clients(settings)
     log.info(

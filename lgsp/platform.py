@@ -19,6 +19,7 @@ from lgsp.adapterpool import AdapterPool
 from lgsp.auth.keys import KeyStore
 from lgsp.auth.server import LGSPAuthorizationServer
 from lgsp.auth.tokens import RevocationList, TokenVerifier
+from lgsp.directory.config_guard import refuse_demo_credentials
 from lgsp.directory.repository import DirectoryCache
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
@@ -68,6 +69,8 @@ class Platform:
 
     def start(self) -> None:
         """Prepare for serving: the first signing keys, a warm directory."""
+        # Outside development, demo clients or defaulted secrets in the database stop start-up.
+        refuse_demo_credentials(self.settings, self.sessions)
         self.keys.ensure_active_key()
         self.seal_keys.ensure_active_key()
         self.directory.snapshot()

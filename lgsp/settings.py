@@ -1,6 +1,7 @@
 """Platform settings, read from the environment (prefix ``LGSP_``) and an optional ``.env`` file.
 
-Outside development the platform refuses to start while a development default secret is in use.
+Outside development the platform refuses to start while a development default secret, a demo
+secret printed in this repository or a placeholder of docker/env.example is in use.
 """
 
 from __future__ import annotations
@@ -8,16 +9,37 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lgsp.kit.errors import InsecureSettingsError, SettingsError
 
 DEV_SECRET_KEY = "lgsp-development-only-secret-key-change-me"  # noqa: S105 - refused outside dev
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Secrets that were printed in this repository: refused wherever the environment is not
+# development (settings, the province configuration, the clients a platform starts with). The
+# sample province once declared an auditor by the hash of the second one.
+DEMO_SECRETS = frozenset({DEV_SECRET_KEY, "demo-audit-secret-change-me"})
+DEMO_SECRET_HASHES = frozenset(
+    {
+        "scrypt$d2400a12588579854946b2ec889ebc3c"
+        "$92c0bab34456882879d6af2b261e541b1abe5cfdd808a56c1c90f5d2a7e8abca"
+    }
+)
+# Every value in docker/env.example carries this mark, so a copied example is recognised.
+PLACEHOLDER_MARK = "change-me"
 
-class InsecureSettingsError(RuntimeError):
-    """A development default is in use where the environment is not development."""
+
+def demo_secret_reason(value: str) -> str | None:
+    """Why ``value`` may not be a secret outside development, or None."""
+    if value in DEMO_SECRETS:
+        return "a demo secret printed in the repository"
+    if PLACEHOLDER_MARK in value.lower():
+        return f"a placeholder (it contains {PLACEHOLDER_MARK!r}): set a real secret"
+    return None
 
 
 class Settings(BaseSettings):
@@ -76,8 +98,6 @@ class Settings(BaseSettings):
     inprocess_workers: bool | None = None
     # amqp transport: API processes relay their own outbox rows to the broker at once.
     relay_in_api: bool = True
-    # Start the bundled simulators of the sample province with `lgsp dev`.
-    simulators: bool = True
 
     @property
     def transport(self) -> Literal["embedded", "amqp"]:
@@ -99,16 +119,41 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.env != "development" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+        if self.env == "development":
+            return self
+        secret_key = self.secret_key.get_secret_value()
+        if secret_key == DEV_SECRET_KEY:
             raise InsecureSettingsError(
                 "LGSP_SECRET_KEY still holds the development default; set a random secret "
                 "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
-        if self.env != "development" and len(self.secret_key.get_secret_value()) < 32:
+        reason = demo_secret_reason(secret_key)
+        if reason:
+            raise InsecureSettingsError(f"LGSP_SECRET_KEY is {reason}")
+        if len(secret_key) < 32:
             raise InsecureSettingsError("LGSP_SECRET_KEY must be at least 32 characters long")
+        for name, url in (
+            ("LGSP_DATABASE_URL", self.database_url),
+            ("LGSP_BROKER_URL", self.broker_url),
+        ):
+            password = urlsplit(url).password if url else None
+            reason = demo_secret_reason(unquote(password)) if password else None
+            if reason:
+                raise InsecureSettingsError(f"the password in {name} is {reason}")
         return self
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; :class:`SettingsError` names every invalid one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"LGSP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(f"invalid settings: {wrong}") from None
+
+
+__all__ = ["InsecureSettingsError", "Settings", "SettingsError", "get_settings"]

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lgsp.directory.config import development_environment
+from lgsp.settings import PROJECT_ROOT
 from tests.support.services import fresh_pg_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The sample province names variables for its simulators' demo accounts (the portal's
+    # password); tests run it against simulators, as development does.
+    for name, value in development_environment(PROJECT_ROOT / "config").items():
+        os.environ.setdefault(name, value)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -29,14 +29,19 @@ from pydantic import BaseModel, ConfigDict
 REPLY_CAPTURE_LIMIT = 4096
 
 
+def storable(text: str | None) -> str | None:
+    """``text`` as PostgreSQL stores it in text and JSON columns: NUL refused there (a UTF-16
+    reply decoded as UTF-8 is full of them, and the whole log write would fail) becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd") if text else text
+
+
 def truncate(text: str | bytes | None, limit: int = REPLY_CAPTURE_LIMIT) -> str | None:
-    """A reply or envelope shortened for the message log."""
+    """A reply or envelope shortened for the message log (and :func:`storable`)."""
     if text is None:
         return None
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    # NUL cannot be stored in a PostgreSQL text or JSON column (a UTF-16 reply is full of them).
-    text = text.replace("\x00", "\ufffd")
+    text = storable(text) or ""
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
 
 
@@ -63,6 +68,14 @@ class Capture:
     direction: Literal["request", "response"]
     content_type: str
     body: str | None
+
+    def to_log(self) -> dict[str, Any]:
+        """The capture as the message log keeps it (in an entry's ``captures``)."""
+        return {
+            "direction": self.direction,
+            "content_type": self.content_type,
+            "body": storable(self.body),
+        }
 
 
 @dataclass(slots=True)

@@ -9,21 +9,21 @@ from outside the tree declare themselves in the ``lgsp.adapters`` entry-point gr
 Every failure is an :class:`AdapterConfigError` (unknown name, import failure, invalid settings),
 raised when the platform starts, so a broken adapter stops the start instead of being skipped.
 
-Settings values may name environment variables as ``${NAME}`` (secrets stay out of the
-configuration files); they are expanded before validation and a missing variable is an error.
+Settings values may name environment variables as ``${NAME}`` or ``${NAME:-default}``
+(:mod:`lgsp_adapters.envref`; secrets stay out of the configuration files and the database);
+they are resolved here, before validation, and a missing variable is an error.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-import os
-import re
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from pydantic import ValidationError
 
+from lgsp_adapters import envref
 from lgsp_adapters.base import Adapter, AdapterConfigError, AdapterSettings
 
 ENTRY_POINT_GROUP = "lgsp.adapters"
@@ -34,8 +34,6 @@ BUILTIN: dict[str, str] = {
     "memory": "lgsp_adapters.memory:MemoryAdapter",
     "dvcqg": "lgsp_adapters.dvcqg:DvcqgAdapter",
 }
-
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -85,25 +83,16 @@ def adapter_class(name: str) -> type[Adapter]:
 
 
 def expand_env(value: Any, path: str = "") -> Any:
-    """``value`` with every ``${NAME}`` in its strings replaced by the environment variable."""
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            variable = match.group(1)
-            if variable not in os.environ:
-                where = f" (in {path})" if path else ""
-                raise AdapterConfigError(f"environment variable {variable} is not set{where}")
-            return os.environ[variable]
-
-        return _ENV_REFERENCE.sub(substitute, value)
-    if isinstance(value, dict):
-        return {
-            key: expand_env(item, f"{path}.{key}" if path else str(key))
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [expand_env(item, f"{path}[{index}]") for index, item in enumerate(value)]
-    return value
+    """``value`` with every environment reference resolved (:mod:`lgsp_adapters.envref`); an
+    unset variable without a default is an AdapterConfigError naming it and its field."""
+    resolution = envref.resolve(value)
+    if resolution.missing:
+        where, variable = resolution.missing[0]
+        field = ".".join(p for p in (path, envref.format_path(where)) if p)
+        raise AdapterConfigError(
+            f"environment variable {variable} is not set" + (f" (in {field})" if field else "")
+        )
+    return resolution.value
 
 
 def _describe(exc: ValidationError) -> str:

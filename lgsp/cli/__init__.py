@@ -7,8 +7,11 @@ the same SQLite database that ``make run`` serves, so a second terminal can admi
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
+
+from lgsp.cli.common import failure
 
 app = typer.Typer(
     name="lgsp",
@@ -32,12 +35,7 @@ _GROUPS: list[tuple[str, str | None]] = [
 ]
 
 for _module_name, _group in _GROUPS:
-    try:
-        _module = importlib.import_module(_module_name)
-    except ModuleNotFoundError as exc:  # a group not written yet
-        if exc.name != _module_name:
-            raise
-        continue
+    _module = importlib.import_module(_module_name)
     if _group is None:
         _module.register(app)
     else:
@@ -45,4 +43,13 @@ for _module_name, _group in _GROUPS:
 
 
 def main() -> None:
-    app()
+    """The ``lgsp`` command. Every failure of every command ends here: one line on stderr
+    (``error: ...``) and a non-zero exit status, never a traceback (:func:`failure`)."""
+    try:
+        status = app(standalone_mode=False)
+    except BaseException as exc:  # the one handler of the command line
+        if isinstance(exc, SystemExit):
+            raise
+        line, status = failure(exc)
+        sys.stderr.write(line + "\n")
+    sys.exit(status if isinstance(status, int) else 0)

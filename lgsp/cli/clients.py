@@ -7,15 +7,7 @@ from typing import Annotated
 import typer
 
 from lgsp.admin import clients as service
-from lgsp.cli.common import (
-    ActorOption,
-    cli_actor,
-    console,
-    err_console,
-    print_json,
-    session_factory,
-)
-from lgsp.kit.errors import LGSPError
+from lgsp.cli.common import ActorOption, cli_actor, console, print_json, session_factory
 
 app = typer.Typer(help="OAuth clients of agency systems.", no_args_is_help=True)
 
@@ -31,13 +23,9 @@ def create(
     actor: ActorOption = None,
 ) -> None:
     """Create a client for an agency and print its id and secret (shown only this once)."""
-    try:
-        client, secret = service.create_client(
-            session_factory(), agency_code, scope.split(), name=name, actor=cli_actor(actor)
-        )
-    except LGSPError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+    client, secret = service.create_client(
+        session_factory(), agency_code, scope.split(), name=name, actor=cli_actor(actor)
+    )
     if as_json:
         print_json(
             {
@@ -61,11 +49,7 @@ def rotate_secret(
     actor: ActorOption = None,
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
-    try:
-        secret = service.rotate_secret(session_factory(), client_id, actor=cli_actor(actor))
-    except LGSPError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+    secret = service.rotate_secret(session_factory(), client_id, actor=cli_actor(actor))
     if as_json:
         print_json({"client_id": client_id, "client_secret": secret})
     else:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from lgsp_adapters.registry import validate_settings
 
 from lgsp.admin import province
-from lgsp.cli.common import console, err_console, session_factory, settings
+from lgsp.cli.common import cli_actor, console, err_console, session_factory, settings
 from lgsp.directory.config import (
     ConfigError,
     ConfigProblem,
     ProvinceConfig,
     load_config,
 )
+from lgsp.validation.catalogue import SchemaCatalogue
 
 app = typer.Typer(
     help="Province configuration: agencies, endpoints, routes, grants, services, clients.",
@@ -29,11 +30,7 @@ DirArg = Annotated[
 
 
 def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
-    """The schema catalogue's ids, or None when the catalogue is not available in this build."""
-    try:
-        from lgsp.validation.catalogue import SchemaCatalogue
-    except ImportError:
-        return None
+    """The schema catalogue's ids, or None (and a problem) when the catalogue does not load."""
     schemas_dir = settings().schemas_dir
     try:
         return set(SchemaCatalogue(schemas_dir).ids())
@@ -42,39 +39,34 @@ def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
         return None
 
 
-def _adapter_validator() -> Callable[[str, dict[str, Any]], Any] | None:
-    try:
-        from lgsp_adapters.registry import validate_settings
-    except ImportError:
-        return None
-    return validate_settings
-
-
-def _check(directory: Path) -> tuple[ProvinceConfig | None, list[ConfigProblem]]:
+def _checked(directory: Path) -> ProvinceConfig:
+    """The configuration at ``directory``. When it has problems, they are the command's report
+    (every one on stdout) and :class:`ConfigError` ends the command."""
     problems: list[ConfigProblem] = []
     schema_ids = _schema_ids(problems)
-    validator = _adapter_validator()
+    cfg = None
     try:
-        cfg = load_config(directory, schema_ids=schema_ids, adapter_validator=validator)
+        cfg = load_config(
+            directory,
+            schema_ids=schema_ids,
+            adapter_validator=validate_settings,
+            development=settings().env == "development",
+        )
     except ConfigError as exc:
-        return None, problems + exc.problems
-    return (None, problems) if problems else (cfg, [])
-
-
-def _print_problems(problems: list[ConfigProblem]) -> None:
-    for problem in problems:
-        err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-    err_console.print(f"{len(problems)} problem(s)", markup=False)
+        problems += exc.problems
+    if problems or cfg is None:
+        for problem in problems:
+            console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{len(problems)} problem(s)", markup=False)
+        raise ConfigError(problems, directory=directory)
+    return cfg
 
 
 @app.command()
 def check(directory: DirArg = None) -> None:
     """Check the configuration; print every problem as ``file: key: reason``."""
     directory = directory or settings().config_dir
-    cfg, problems = _check(directory)
-    if problems or cfg is None:
-        _print_problems(problems)
-        raise typer.Exit(1)
+    cfg = _checked(directory)
     skipped = len(cfg.missing_secrets)
     console.print(
         f"{directory}: ok ({cfg.province.code}): {len(cfg.agencies)} agencies, "
@@ -97,12 +89,12 @@ def apply(
 ) -> None:
     """Check, then make the database match the configuration in one transaction."""
     directory = directory or settings().config_dir
-    cfg, problems = _check(directory)
-    if problems or cfg is None:
-        _print_problems(problems)
-        err_console.print("nothing applied", markup=False)
-        raise typer.Exit(1)
-    report = province.apply(session_factory(), cfg, actor="cli", dry_run=dry_run)
+    try:
+        cfg = _checked(directory)
+    except ConfigError:
+        console.print("nothing applied", markup=False)
+        raise
+    report = province.apply(session_factory(), cfg, actor=cli_actor(), dry_run=dry_run)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     for line in report.lines():

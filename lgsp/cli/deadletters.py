@@ -8,15 +8,9 @@ from typing import Annotated
 import typer
 
 from lgsp.admin import service
-from lgsp.cli.common import (
-    ActorOption,
-    cli_actor,
-    console,
-    err_console,
-    print_json,
-    session_factory,
-)
+from lgsp.cli.common import ActorOption, cli_actor, console, print_json, session_factory
 from lgsp.cli.log import ReasonOption, cli_reader, reason_given
+from lgsp.kit.errors import NotFound
 from lgsp.messagelog import reading
 
 app = typer.Typer(help="Dead-lettered deliveries.", no_args_is_help=True)
@@ -58,8 +52,7 @@ def show(
     sessions = session_factory()
     found = service.get_dead(sessions, delivery_id)
     if found is None:
-        err_console.print(f"no dead letter {delivery_id}")
-        raise typer.Exit(1)
+        raise NotFound(f"no dead letter {delivery_id}")
     view, payload = found
     unmasked = None
     if why is not None:
@@ -84,8 +77,7 @@ def replay(
 ) -> None:
     """Deliver dead letters again (by id, by message, by recipient, or all)."""
     if not (delivery_ids or recipient or message or all_):
-        err_console.print("say what to replay: ids, --message, --recipient or --all")
-        raise typer.Exit(2)
+        raise typer.BadParameter("say what to replay: ids, --message, --recipient or --all")
     ids = service.replay(
         session_factory(),
         actor=cli_actor(actor),

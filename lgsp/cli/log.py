@@ -73,14 +73,16 @@ def _platform_jwks(sessions: sessionmaker[Session]) -> dict[str, Any]:
 
 
 def _finish(report: VerifyReport, as_json: bool) -> None:
+    """The report on stdout; a failed verification is also its one line on stderr."""
     if as_json:
         print_json(report.to_dict())
-    elif report.ok:
-        console.print(f"[green]{report.summary()}[/green]")
     else:
-        err_console.print(f"[red]{report.summary()}[/red]")
-    for note in report.notes:
-        err_console.print(f"note: {note}")
+        for note in report.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
+        if report.ok:
+            console.print(f"[green]{escape(report.summary())}[/green]")
+    if not report.ok:
+        err_console.print(f"[red]error: {escape(report.summary())}[/red]", soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -99,10 +101,8 @@ def seal(
     settle_seconds: Annotated[float, typer.Option(min=0.0)] = 2.0,
 ) -> None:
     """Seal the pending entries now (the platform's sealer does this every second)."""
-    try:
-        from lgsp.auth.keys import KeyStore
-    except ImportError as exc:  # pragma: no cover
-        raise typer.BadParameter("no key store available to sign batches") from exc
+    from lgsp.auth.keys import KeyStore
+
     sessions = session_factory()
     store = KeyStore(sessions, settings(), purpose="seal")
     store.ensure_active_key()

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from lgsp.cli.common import console, settings
+from lgsp.cli.common import settings
+from lgsp.kit.errors import SettingsError
 
 log = logging.getLogger("lgsp")
 
@@ -37,8 +38,7 @@ def serve(
     if migrate:
         migrations.upgrade(s.database_url)
     if workers > 1 and s.run_workers_inprocess:
-        console.print("[red]several API processes need the amqp transport (LGSP_BROKER_URL)")
-        raise typer.Exit(2)
+        raise SettingsError("several API processes need the amqp transport (LGSP_BROKER_URL)")
     uvicorn.run(
         "lgsp.app:create_app",
         factory=True,

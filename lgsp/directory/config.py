@@ -11,9 +11,13 @@ Files (all but ``province.yaml`` optional; config/README.md describes every key)
     clients.yaml        clients:        [OAuth clients of agencies]
 
 String values may reference the environment as ``${VAR}`` or ``${VAR:-default}`` (``$$`` is a
-literal ``$``). An unset variable without a default is a problem, except in a client's ``secret``:
-that client is skipped by apply with a warning, so a deployment declares only the clients whose
-secrets it holds.
+literal ``$``; :mod:`lgsp_adapters.envref`). An unset variable without a default is a problem,
+except in a client's ``secret``: that client is skipped by apply with a warning, so a deployment
+declares only the clients whose secrets it holds. References are resolved at load, except in
+endpoint settings: those are stored as written and resolved when the adapter is built.
+
+``dev/environment.yaml`` in the folder holds values for variables the development set-up needs
+(the simulators' demo accounts); only development reads it (:func:`development_environment`).
 
 :func:`check_config` reports every problem it can find in one pass, each with its file, a dotted
 key (``agencies[3].code``, ``routes.dossier-to-tnmt.recipient``) and where known a line.
@@ -24,12 +28,11 @@ the same problems. Applying it to the database is an admin use case
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import lgsp_adapters.envref as envref
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -72,7 +75,7 @@ __all__ = [
     "RouteConfig",
     "ServiceConfig",
     "check_config",
-    "expand_env",
+    "development_environment",
     "load_config",
 ]
 
@@ -94,6 +97,8 @@ class _Reader:
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
         self.lines: dict[str, dict[KeyPath, int]] = {}
+        # Per file: the values whose variable has a ``:-default``, and the variable.
+        self.defaulted: dict[str, list[tuple[KeyPath, str]]] = {}
 
     def add(self, file: str, path: KeyPath, reason: str) -> None:
         lines = self.lines.get(file, {})
@@ -152,52 +157,41 @@ class _Reader:
                 self._index(file, item, (*path, i))
 
 
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+def _is_endpoint_settings(file: str, path: KeyPath) -> bool:
+    return (
+        file == "agencies.yaml"
+        and len(path) >= 4
+        and path[0] == "agencies"
+        and path[2:4] == ("endpoint", "settings")
+    )
 
 
-def expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    """``text`` with ``${VAR}`` / ``${VAR:-default}`` expanded (the default also replaces an
-    empty value, as in the shell), and the variables that were unset without a default."""
-    missing: list[str] = []
-
-    def substitute(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, default = m.group(1), m.group(2)
-        value = environ.get(name)
-        if value is None or (value == "" and default is not None):
-            if default is not None:
-                return default
-            missing.append(name)
-            return ""
-        return value
-
-    return _ENV.sub(substitute, text), missing
+def _is_client_secret(file: str, path: KeyPath) -> bool:
+    return (
+        file == "clients.yaml" and len(path) == 3 and path[0] == "clients" and path[2] == "secret"
+    )
 
 
-def _expand_tree(
-    reader: _Reader, file: str, value: Any, path: KeyPath, missing_secrets: dict[int, str]
-) -> Any:
-    if isinstance(value, str):
-        expanded, missing = expand_env(value, os.environ)
-        if not missing:
-            return expanded
-        if file == "clients.yaml" and len(path) == 3 and path[2] == "secret":
-            assert isinstance(path[1], int)
-            missing_secrets[path[1]] = missing[0]
-            return None
-        for name in missing:
+def _expand_file(
+    reader: _Reader,
+    file: str,
+    data: dict[str, Any],
+    missing_secrets: dict[int, str],
+) -> dict[str, Any]:
+    """The file's values with their environment references resolved, except in endpoint
+    settings, which keep their references (the adapter registry resolves them when it builds
+    the adapter, so no secret is stored); an unset variable is a problem either way."""
+    resolution = envref.resolve(data, keep=lambda path: _is_endpoint_settings(file, path))
+    value: dict[str, Any] = resolution.value
+    for path, name in resolution.missing:
+        if _is_client_secret(file, path):
+            index = path[1]
+            assert isinstance(index, int)
+            missing_secrets.setdefault(index, name)
+            value["clients"][index]["secret"] = None
+        else:
             reader.add(file, path, f"environment variable {name} is not set (and has no default)")
-        return expanded
-    if isinstance(value, dict):
-        return {
-            k: _expand_tree(reader, file, v, (*path, str(k)), missing_secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [
-            _expand_tree(reader, file, v, (*path, i), missing_secrets) for i, v in enumerate(value)
-        ]
+    reader.defaulted[file] = resolution.defaulted
     return value
 
 
@@ -275,9 +269,7 @@ def _read_files(directory: Path, reader: _Reader) -> tuple[dict[str, Any], dict[
     for file in FILES:
         if (directory / file).is_file():
             raw = reader.read(directory, file)
-            data[file] = (
-                None if raw is None else _expand_tree(reader, file, raw, (), missing_secrets)
-            )
+            data[file] = None if raw is None else _expand_file(reader, file, raw, missing_secrets)
     if "province.yaml" not in data:
         reader.add("province.yaml", (), "file missing: every configuration names its province")
     return data, missing_secrets
@@ -333,6 +325,7 @@ def _read_all(directory: Path, reader: _Reader) -> RawConfig:
         if "services.yaml" in unreadable
         else {f"{e.get('provider')}/{e.get('name')}" for e in raw_services if isinstance(e, dict)},
         unreadable=unreadable,
+        defaulted=reader.defaulted,
     )
 
 
@@ -340,10 +333,17 @@ def _collect(
     directory: Path,
     schema_ids: set[str] | None,
     adapter_validator: Callable[[str, dict[str, Any]], Any] | None,
+    development: bool,
 ) -> tuple[ProvinceConfig | None, list[ConfigProblem]]:
     reader = _Reader()
     raw = _read_all(directory, reader)
-    cross_check(raw, reader.add, schema_ids=schema_ids, adapter_validator=adapter_validator)
+    cross_check(
+        raw,
+        reader.add,
+        schema_ids=schema_ids,
+        adapter_validator=adapter_validator,
+        development=development,
+    )
     if reader.problems or raw.province is None:
         return None, reader.problems
     cfg = ProvinceConfig(
@@ -365,14 +365,18 @@ def check_config(
     *,
     schema_ids: set[str] | None = None,
     adapter_validator: Callable[[str, dict[str, Any]], Any] | None = None,
+    development: bool = False,
 ) -> list[ConfigProblem]:
     """Every problem in the configuration at ``directory``; empty when it is sound.
 
     ``schema_ids``: the schema catalogue's ids, to check that every schema named exists.
     ``adapter_validator(adapter, settings)``: raises when an endpoint's settings are wrong for
-    its adapter (or the adapter is unknown); its message becomes the problem's reason.
+    its adapter (or the adapter is unknown); its message becomes the problem's reason. It gets
+    the settings as written (it resolves their references) and returns the validated settings.
+    ``development``: unless set, demo secrets, placeholders and defaulted secrets are problems
+    (:mod:`lgsp.directory.config_guard`).
     """
-    return _collect(Path(directory), schema_ids, adapter_validator)[1]
+    return _collect(Path(directory), schema_ids, adapter_validator, development)[1]
 
 
 def load_config(
@@ -380,9 +384,27 @@ def load_config(
     *,
     schema_ids: set[str] | None = None,
     adapter_validator: Callable[[str, dict[str, Any]], Any] | None = None,
+    development: bool = False,
 ) -> ProvinceConfig:
-    """The validated configuration at ``directory``; :class:`ConfigError` lists every problem."""
-    cfg, problems = _collect(Path(directory), schema_ids, adapter_validator)
+    """The validated configuration at ``directory`` (arguments as for :func:`check_config`);
+    :class:`ConfigError` lists every problem."""
+    cfg, problems = _collect(Path(directory), schema_ids, adapter_validator, development)
     if problems or cfg is None:
-        raise ConfigError(problems)
+        raise ConfigError(problems, directory=Path(directory))
     return cfg
+
+
+DEVELOPMENT_ENVIRONMENT = Path("dev") / "environment.yaml"
+
+
+def development_environment(directory: Path) -> dict[str, str]:
+    """The development-only variables of the configuration at ``directory``
+    (``dev/environment.yaml``, key ``environment``); empty when there are none."""
+    path = Path(directory) / DEVELOPMENT_ENVIRONMENT
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    values = data.get("environment") if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError([ConfigProblem(str(path), "environment", "must be a mapping")])
+    return {str(k): str(v) for k, v in values.items()}

@@ -7,6 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import lgsp_adapters.envref as envref
+
+from lgsp.directory import config_guard
 from lgsp.directory.config_schema import (
     AGENCY_CODE,
     SCOPES,
@@ -16,6 +19,7 @@ from lgsp.directory.config_schema import (
     expand_grants,
 )
 from lgsp.directory.routing import is_granted, validate_condition
+from lgsp.settings import demo_secret_reason
 
 Report = Callable[[str, KeyPath, str], None]
 _SECRET_HASH = re.compile(r"^scrypt\$[0-9a-f]{2,}\$[0-9a-f]{64}$")
@@ -36,6 +40,7 @@ def _check_agencies(
     raw: RawConfig,
     report: Report,
     adapter_validator: Callable[[str, dict[str, Any]], Any] | None,
+    development: bool,
 ) -> dict[str, AgencyConfig]:
     f = "agencies.yaml"
     by_code: dict[str, AgencyConfig] = {}
@@ -83,11 +88,17 @@ def _check_agencies(
             )
         if ep.mode == "pull" and ep.settings:
             report(f, (*epath, "settings"), "a pull endpoint has no adapter settings")
-        if ep.mode == "push" and ep.adapter and adapter_validator is not None:
+        validated = None
+        # A setting naming an unset variable is already reported, with its key.
+        resolvable = not envref.resolve(ep.settings).missing
+        if ep.mode == "push" and ep.adapter and adapter_validator is not None and resolvable:
             try:
-                adapter_validator(ep.adapter, dict(ep.settings))
+                validated = adapter_validator(ep.adapter, dict(ep.settings))
             except Exception as exc:  # noqa: BLE001 - any failure is the adapter's verdict
                 report(f, (*epath, "settings"), _error_text(exc))
+        if not development:
+            for sub, reason in config_guard.endpoint_secret_problems(ep.settings, validated):
+                report(f, (*epath, "settings", *sub), reason)
     return by_code
 
 
@@ -218,8 +229,12 @@ def _check_services(
                 report(f, (*path, field), f"unknown schema {schema!r}")
 
 
-def _check_clients(raw: RawConfig, report: Report) -> None:
+def _check_clients(raw: RawConfig, report: Report, development: bool) -> None:
     f = "clients.yaml"
+    if not development:
+        for where, name in raw.defaulted.get(f, []):
+            if where[-1:] == ("secret",):
+                report(f, where, config_guard.FALLBACK_REFUSED.format(name=name))
     seen: dict[str, int] = {}
     for i, c in raw.clients:
         path: KeyPath = ("clients", i)
@@ -257,6 +272,13 @@ def _check_clients(raw: RawConfig, report: Report) -> None:
                 (*path, "secret_hash"),
                 "not a hash from lgsp.auth.secrets (scrypt$<salt>$<hash>)",
             )
+        elif not development:
+            if c.secret is not None and (reason := demo_secret_reason(c.secret)):
+                report(f, (*path, "secret"), f"the secret is {reason}")
+            if c.secret_hash is not None and (
+                reason := config_guard.secret_hash_reason(c.secret_hash)
+            ):
+                report(f, (*path, "secret_hash"), f"this is {reason}")
 
 
 def cross_check(
@@ -265,9 +287,11 @@ def cross_check(
     *,
     schema_ids: set[str] | None,
     adapter_validator: Callable[[str, dict[str, Any]], Any] | None,
+    development: bool = False,
 ) -> None:
-    """Report every reference and consistency problem in ``raw``."""
-    agencies = _check_agencies(raw, report, adapter_validator)
+    """Report every reference and consistency problem in ``raw``; unless ``development``, also
+    the secrets :mod:`lgsp.directory.config_guard` refuses."""
+    agencies = _check_agencies(raw, report, adapter_validator, development)
     if schema_ids is not None:
         for name, mt in raw.message_types.items():
             if mt.schema_id not in schema_ids:
@@ -279,4 +303,4 @@ def cross_check(
     _check_routes(raw, report, agencies)
     _check_grants(raw, report, agencies)
     _check_services(raw, report, agencies, schema_ids)
-    _check_clients(raw, report)
+    _check_clients(raw, report, development)

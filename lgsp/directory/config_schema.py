@@ -4,10 +4,14 @@ whole :class:`ProvinceConfig`. Files, keys and meaning are described in config/R
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import lgsp_adapters.envref as envref
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from lgsp.kit.errors import Misconfigured
 
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
 # (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
@@ -51,13 +55,17 @@ class ConfigProblem:
         return f"{self.file}: {self.key or '(file)'}: {self.reason}{where}"
 
 
-class ConfigError(Exception):
-    """The configuration has problems; ``problems`` lists every one."""
+class ConfigError(Misconfigured):
+    """The province configuration has problems; ``problems`` lists every one."""
 
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__(
-            f"{len(problems)} configuration problem(s):\n" + "\n".join(str(p) for p in problems)
-        )
+    status, slug, title = 422, "invalid-configuration", "Invalid province configuration"
+
+    def __init__(self, problems: list[ConfigProblem], *, directory: Path | None = None) -> None:
+        where = f" in {directory}" if directory is not None else ""
+        detail = f"{len(problems)} configuration problem(s){where}"
+        if problems:
+            detail += f", the first: {problems[0]}"
+        super().__init__(detail, extra={"problems": [str(p) for p in problems]})
         self.problems = problems
 
 
@@ -224,15 +232,8 @@ def expand_grants(grants: list[GrantConfig], groups: dict[str, list[str]]) -> li
 KeyPath = tuple[str | int, ...]
 
 
-def format_key(path: KeyPath) -> str:
-    """("agencies", 3, "code") -> "agencies[3].code"."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
+# ("agencies", 3, "code") -> "agencies[3].code"
+format_key = envref.format_path
 
 
 class AnyName(set[str]):
@@ -262,3 +263,5 @@ class RawConfig:
     service_keys: set[str]
     # Files that exist but could not be read at all (syntax errors).
     unreadable: set[str]
+    # Per file: the values whose variable has a ``:-default``, and the variable.
+    defaulted: dict[str, list[tuple[KeyPath, str]]] = field(default_factory=dict)

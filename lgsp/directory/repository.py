@@ -3,7 +3,7 @@
 The request path should not query these per request: they change only when an admin applies a
 configuration. :class:`DirectoryCache` loads everything in one go into an immutable
 :class:`Directory` of plain frozen dataclasses, safe to share between threads, and reloads it when
-it is older than its time-to-live. The single-row functions are for admin views and the CLI.
+it is older than its time-to-live.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,45 +22,6 @@ from sqlalchemy.orm import Session
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.directory.routing import is_granted, resolve_recipients
 from lgsp.kit.errors import Unavailable
-
-# --- single reads --------------------------------------------------------------------------
-
-
-def get_agency(session: Session, code: str) -> Agency | None:
-    return session.get(Agency, code)
-
-
-def list_agencies(session: Session, *, include_inactive: bool = False) -> Sequence[Agency]:
-    query = select(Agency).order_by(Agency.code)
-    if not include_inactive:
-        query = query.where(Agency.active.is_(True))
-    return session.scalars(query).all()
-
-
-def endpoint_for_agency(session: Session, code: str) -> Endpoint | None:
-    return session.get(Endpoint, code)
-
-
-def get_message_type(session: Session, name: str) -> MessageType | None:
-    return session.get(MessageType, name)
-
-
-def routes_for_type(session: Session, message_type: str) -> Sequence[Route]:
-    query = select(Route).where(Route.message_type == message_type).order_by(Route.name)
-    return session.scalars(query).all()
-
-
-def grants_for_agency(session: Session, code: str) -> Sequence[Grant]:
-    return session.scalars(select(Grant).where(Grant.agency_code == code).order_by(Grant.id)).all()
-
-
-def get_service(session: Session, provider: str, name: str) -> Service | None:
-    return session.get(Service, (provider, name))
-
-
-def list_services(session: Session) -> Sequence[Service]:
-    return session.scalars(select(Service).order_by(Service.provider, Service.name)).all()
-
 
 # --- the snapshot --------------------------------------------------------------------------
 # Dict-valued fields (settings, condition, operation) are private copies; treat them as
@@ -200,6 +161,10 @@ class Directory:
             to=to,
             payload=payload,
         )
+
+
+def get_agency(session: Session, code: str) -> Agency | None:
+    return session.get(Agency, code)
 
 
 def load_directory(session: Session) -> Directory:

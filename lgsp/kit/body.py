@@ -8,7 +8,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from lgsp.kit import jsonutil
-from lgsp.kit.errors import LGSPError, MalformedBody, UnsupportedMediaType
+from lgsp.kit.errors import InvalidEnvelope, MalformedBody, UnsupportedMediaType
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,6 +52,4 @@ async def read_model(request: Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = pydantic_errors(exc)
-        err = LGSPError(f"{len(errors)} error(s) in the request envelope", extra={"errors": errors})
-        err.status, err.slug, err.title = 422, "invalid-envelope", "Invalid request envelope"
-        raise err from exc
+        raise InvalidEnvelope(f"{len(errors)} error(s) in the request envelope", errors) from exc

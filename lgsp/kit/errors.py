@@ -1,19 +1,54 @@
-"""The platform's error tree. Every error that reaches a client is one of these, rendered as
-RFC 9457 ``application/problem+json`` with a stable ``type``.
+"""The platform's error tree: one root, one declared class per problem type.
 
-    LGSPError (500)
+Each class declares its problem type (``slug``, giving the ``type`` URI), HTTP ``status`` and
+``title``; an instance adds only its ``detail`` and the members its class declares (the two
+classes whose status mirrors someone else's take it in their constructor). An error that
+reaches an API client is rendered as RFC 9457 ``application/problem+json``; one that reaches
+the command line is one line on stderr and a non-zero exit (``failure`` in lgsp/cli/common.py).
+Classes marked with a module are declared beside the code that raises them.
+
+    LGSPError (500 internal-error)
     ├── BadRequest (400)
-    │   ├── MalformedBody (400)          body is not valid JSON / XML
-    │   └── UnsupportedMediaType (415)
-    ├── Unauthorized (401)               no, invalid, expired or revoked token
-    ├── Forbidden (403)                  missing scope, no grant, not a party to the message
-    ├── NotFound (404)
-    ├── Conflict (409)                   idempotency key reused with another body
+    │   ├── MalformedBody (400)              body is not valid JSON / XML
+    │   ├── UnsafeSubPath (400)              mediation/paths.py: dot segments, encoded slashes...
+    │   └── ExportFormatError (400)          messagelog/export.py: not a log export file
+    ├── Unauthorized (401)                   no, invalid, expired or revoked token
+    ├── Forbidden (403)                      missing scope, no grant, not a party
+    │   ├── InsufficientScope (403)
+    │   ├── NotGranted (403)
+    │   └── NotAParty (403)                  exchange/parties.py: not a party to the dossier
+    ├── NotFound (404)                       also the router's unknown paths
+    │   └── UndeclaredSubPath (404)          mediation/paths.py: a sub-path the service lacks
+    ├── MethodNotAllowed (405)
+    ├── Conflict (409)
+    │   └── IdempotencyConflict (409)        idempotency key reused with another body
     ├── PayloadTooLarge (413)
-    ├── ValidationFailed (422)           every schema error with its JSON pointer
-    ├── UpstreamError (502)              a provider answered with an error
-    │   └── UpstreamTimeout (504)
-    └── Unavailable (503)                database or broker unreachable, circuit open
+    ├── UnsupportedMediaType (415)
+    ├── HTTPProblem (the framework's status) any other error the HTTP layer raises
+    ├── Unprocessable (422)
+    │   ├── InvalidEnvelope (422)            the request envelope fails its model
+    │   ├── InvalidRequest (422)             path, query or header parameters fail their types
+    │   ├── UnknownMessageType (422)
+    │   ├── UnknownRecipient (422)
+    │   ├── NoRecipient (422)
+    │   └── ValidationFailed (422)           every schema error with its JSON pointer
+    ├── UpstreamError (502)                  a provider failed
+    │   ├── UpstreamRejected (provider's 4xx) the provider refused the call as the caller's fault
+    │   ├── UnfitRequest (422)               the payload cannot be made into the provider's call
+    │   └── GatewayTimeout (504)             no answer within the timeout
+    ├── Unavailable (503)                    database or broker unreachable, circuit open
+    └── Misconfigured (500)                  the platform cannot run as set up
+        ├── SettingsError (500)              LGSP_* settings invalid (transport, broker URL, ...)
+        │   └── InsecureSettingsError (500)  a development default, demo secret or placeholder
+        │                                    outside development
+        ├── ConfigError (422)                directory/config_schema.py: the province
+        │                                    configuration has problems (every one listed)
+        ├── SchemaLoadError (500)            validation/catalogue.py: the schema folder is broken
+        └── SealError (500)                  messagelog/sealer.py: a batch cannot be sealed
+
+Adapters keep their own root for the adapter contract (``lgsp_adapters.base.AdapterError``:
+retriable, permanent, timeout, configuration); ``lgsp.adapterpool.problem_from_adapter_error``,
+where the core meets its adapters, is the one place an adapter failure becomes a problem here.
 """
 
 from __future__ import annotations
@@ -24,6 +59,8 @@ PROBLEM_BASE = "https://lgsp.example/problems/"
 
 
 class LGSPError(Exception):
+    """The root. ``detail`` says what went wrong in one line a person can act on."""
+
     status: int = 500
     slug: str = "internal-error"
     title: str = "Internal error"
@@ -95,16 +132,8 @@ class NotFound(LGSPError):
     status, slug, title = 404, "not-found", "Not found"
 
 
-class UnknownMessageType(LGSPError):
-    status, slug, title = 422, "unknown-message-type", "Unknown message type"
-
-
-class UnknownRecipient(LGSPError):
-    status, slug, title = 422, "unknown-recipient", "Unknown recipient"
-
-
-class NoRecipient(LGSPError):
-    status, slug, title = 422, "no-recipient", "No recipient"
+class MethodNotAllowed(LGSPError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
 
 
 class Conflict(LGSPError):
@@ -119,8 +148,48 @@ class PayloadTooLarge(LGSPError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
-class ValidationFailed(LGSPError):
-    status, slug, title = 422, "validation-failed", "Payload failed validation"
+class HTTPProblem(LGSPError):
+    """An error of the HTTP layer with no class of its own; its status is the layer's."""
+
+    slug, title = "http-error", "Error"
+
+    def __init__(self, detail: str, *, status: int, **kw: Any) -> None:
+        super().__init__(detail, **kw)
+        self.status = status
+
+
+class Unprocessable(LGSPError):
+    status, slug, title = 422, "unprocessable", "Unprocessable request"
+
+
+class InvalidEnvelope(Unprocessable):
+    slug, title = "invalid-envelope", "Invalid request envelope"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]], **kw: Any) -> None:
+        super().__init__(detail, extra={"errors": errors}, **kw)
+
+
+class InvalidRequest(Unprocessable):
+    slug, title = "invalid-request", "Invalid request"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]], **kw: Any) -> None:
+        super().__init__(detail, extra={"errors": errors}, **kw)
+
+
+class UnknownMessageType(Unprocessable):
+    slug, title = "unknown-message-type", "Unknown message type"
+
+
+class UnknownRecipient(Unprocessable):
+    slug, title = "unknown-recipient", "Unknown recipient"
+
+
+class NoRecipient(Unprocessable):
+    slug, title = "no-recipient", "No recipient"
+
+
+class ValidationFailed(Unprocessable):
+    slug, title = "validation-failed", "Payload failed validation"
 
     def __init__(self, detail: str, errors: list[dict[str, Any]], **kw: Any) -> None:
         super().__init__(detail, extra={"errors": errors}, **kw)
@@ -131,9 +200,40 @@ class UpstreamError(LGSPError):
     status, slug, title = 502, "upstream-error", "Provider error"
 
 
-class UpstreamTimeout(UpstreamError):
+class UpstreamRejected(UpstreamError):
+    """The provider refused the call with a 4xx: the caller gets the provider's status."""
+
+    slug, title = "upstream-rejected", "Provider rejected the request"
+
+    def __init__(self, detail: str, *, status: int, **kw: Any) -> None:
+        super().__init__(detail, **kw)
+        self.status = status
+
+
+class UnfitRequest(UpstreamError):
+    status, slug, title = 422, "unfit-request", "Request does not fit the service"
+
+
+class GatewayTimeout(UpstreamError):
     status, slug, title = 504, "upstream-timeout", "Provider timed out"
 
 
 class Unavailable(LGSPError):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+class Misconfigured(LGSPError):
+    """The platform cannot run as it is set up; reported at start-up or by the command line."""
+
+    slug, title = "misconfigured", "Platform misconfigured"
+
+
+class SettingsError(Misconfigured):
+    slug, title = "invalid-settings", "Invalid settings"
+
+
+class InsecureSettingsError(SettingsError):
+    """A development default, a demo secret or a placeholder where the environment is not
+    development."""
+
+    slug, title = "insecure-settings", "Insecure settings"

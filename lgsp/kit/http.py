@@ -19,7 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lgsp.kit import jsonutil
-from lgsp.kit.errors import LGSPError, PayloadTooLarge, Unavailable
+from lgsp.kit.errors import (
+    HTTPProblem,
+    InvalidRequest,
+    LGSPError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
 from lgsp.kit.ids import uuid7
 from lgsp.kit.redact import public_problem
 
@@ -121,10 +129,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         # Keeps the headers Starlette sets (a 405 carries Allow, RFC 9110 §15.5.6).
-        err = LGSPError(str(exc.detail), headers=dict(exc.headers or {}))
-        err.status = exc.status_code
-        err.slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        err.title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        detail, headers = str(exc.detail), dict(exc.headers or {})
+        err: LGSPError
+        if exc.status_code == 404:
+            err = NotFound(detail, headers=headers)
+        elif exc.status_code == 405:
+            err = MethodNotAllowed(detail, headers=headers)
+        else:
+            err = HTTPProblem(detail, status=exc.status_code, headers=headers)
         return problem_response(err, request)
 
     async def on_request_validation(request: Request, exc: Exception) -> Response:
@@ -140,9 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     "message": e.get("msg", ""),
                 }
             )
-        err = LGSPError("the request is not valid", extra={"errors": errors})
-        err.status, err.slug, err.title = 422, "invalid-request", "Invalid request"
-        return problem_response(err, request)
+        return problem_response(InvalidRequest("the request is not valid", errors), request)
 
     async def on_database_error(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc)

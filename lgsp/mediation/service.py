@@ -14,10 +14,10 @@ from lgsp_adapters.base import (
     CallRequest,
     CallResult,
     PermanentError,
-    RetriableError,
+    storable,
 )
-from lgsp_adapters.base import UpstreamTimeout as AdapterTimeout
 
+from lgsp.adapterpool import problem_from_adapter_error
 from lgsp.auth.tokens import Principal
 from lgsp.directory.routing import is_granted
 from lgsp.kit import jsonutil
@@ -28,7 +28,6 @@ from lgsp.kit.errors import (
     NotGranted,
     Unavailable,
     UpstreamError,
-    UpstreamTimeout,
     ValidationFailed,
 )
 from lgsp.kit.timeutil import utcnow
@@ -120,7 +119,7 @@ class Mediator:
                 self.breaker.failure(provider)
             else:
                 self.breaker.success(provider)  # the provider answered; it is up
-            error = _to_problem(exc, target)
+            error = problem_from_adapter_error(exc, target)
         except Exception as exc:
             # Anything else an adapter lets escape still ends the breaker's probe and is logged;
             # otherwise a half-open circuit would wait for a probe result forever.
@@ -202,15 +201,8 @@ class Mediator:
                             if result is not None
                             else (failure.status_code if failure else None),
                             "duration_ms": duration_ms,
-                            "error": _storable(error.detail) if error is not None else None,
-                            "captures": [
-                                {
-                                    "direction": c.direction,
-                                    "content_type": c.content_type,
-                                    "body": _storable(c.body),
-                                }
-                                for c in captures
-                            ],
+                            "error": storable(error.detail) if error is not None else None,
+                            "captures": [c.to_log() for c in captures],
                         },
                         body_sha256=jsonutil.sha256_hex(response_bytes)
                         if result is not None
@@ -241,40 +233,6 @@ def request_values(payload: Any, query: dict[str, str], named: dict[str, str]) -
     if clash:
         raise BadRequest(f"{', '.join(clash)} given both in the body and in the query or sub-path")
     return {**payload, **extra}
-
-
-def _storable(text: str | None) -> str | None:
-    """Text PostgreSQL's JSON accepts: a reply in UTF-16, decoded as UTF-8 for the capture, is
-    full of NULs, which jsonb refuses (the whole log write, and so the call, would fail)."""
-    return text.replace("\x00", "\ufffd") if text else text
-
-
-def _to_problem(exc: AdapterError, target: str) -> LGSPError:
-    if isinstance(exc, AdapterTimeout):
-        return UpstreamTimeout(f"{target} did not answer in time: {exc.reason}")
-    if isinstance(exc, RetriableError):
-        return UpstreamError(
-            f"{target} failed: {exc.reason}", extra={"upstream_status": exc.status_code}
-        )
-    if (
-        not isinstance(exc, AdapterConfigError)
-        and exc.status_code is None
-        and not exc.captures
-        and exc.reply is None
-    ):
-        # Refused before anything was sent: the payload cannot be made into a call of this
-        # service (no such parameter, a required one missing, not an object). The caller's to fix.
-        err = UpstreamError(f"the request does not fit {target}: {exc.reason}")
-        err.status, err.slug, err.title = 422, "unfit-request", "Request does not fit the service"
-        return err
-    err = UpstreamError(
-        f"{target} refused the call: {exc.reason}",
-        extra={"upstream_status": exc.status_code, "upstream_reply": exc.reply},
-    )
-    if exc.status_code is not None and 400 <= exc.status_code < 500:
-        err.status = exc.status_code
-        err.slug, err.title = "upstream-rejected", "Provider rejected the request"
-    return err
 
 
 __all__ = ["CallOutcome", "Mediator", "ValidationFailed"]

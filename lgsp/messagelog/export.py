@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
+from lgsp.kit.errors import BadRequest
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog import repository
 from lgsp.messagelog.chain import (
@@ -47,8 +48,10 @@ from lgsp.messagelog.verify import EntryDigest, VerifyReport, check_chain, diges
 EXPORT_FORMAT = "lgsp-log-export/1"
 
 
-class ExportFormatError(ValueError):
+class ExportFormatError(BadRequest):
     """A line of an export cannot be read as the format describes."""
+
+    slug, title = "not-an-export", "Not a log export"
 
 
 def export_log(

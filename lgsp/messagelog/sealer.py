@@ -22,7 +22,7 @@ from typing import Final
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.kit.db import transaction
-from lgsp.kit.errors import LGSPError
+from lgsp.kit.errors import Misconfigured
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog import repository
 from lgsp.messagelog.chain import (
@@ -49,8 +49,10 @@ _NO_LIMIT: Final = 1 << 62
 _POLL_SECONDS: Final = 0.02
 
 
-class SealError(LGSPError):
+class SealError(Misconfigured):
     """The sealer found the log in a state it must not seal over."""
+
+    slug, title = "seal-refused", "Log batch cannot be sealed"
 
 
 def seal_pending(

@@ -34,6 +34,7 @@ import pika
 from lgsp.deliveries import repository as deliveries_repository
 from lgsp.deliveries import service as deliveries
 from lgsp.kit.db import transaction
+from lgsp.kit.errors import SettingsError
 from lgsp.kit.timeutil import utcnow
 from lgsp.platform import Platform
 from lgsp.relay.amqp_consumer import Consumer
@@ -54,7 +55,7 @@ def connection_parameters(broker_url: str, name: str) -> Any:
     try:
         parameters = pika.URLParameters(broker_url)
     except Exception as exc:
-        raise ValueError(f"invalid broker URL: {exc}") from exc
+        raise SettingsError(f"invalid broker URL (LGSP_BROKER_URL): {exc}") from exc
     parameters.client_properties = {"connection_name": name}
     return parameters
 
@@ -75,7 +76,7 @@ class AmqpTransport:
     ) -> None:
         settings = platform.settings
         if not settings.broker_url:
-            raise ValueError("the amqp transport needs a broker URL (LGSP_BROKER_URL)")
+            raise SettingsError("the amqp transport needs a broker URL (LGSP_BROKER_URL)")
         self._platform = platform
         self._processor = processor
         self._broker_url = settings.broker_url

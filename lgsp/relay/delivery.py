@@ -73,9 +73,7 @@ class Attempt:
 
 
 def _captures(captures: list[Capture]) -> list[dict[str, Any]]:
-    return [
-        {"direction": c.direction, "content_type": c.content_type, "body": c.body} for c in captures
-    ]
+    return [c.to_log() for c in captures]
 
 
 class RetryPolicy:

@@ -14,6 +14,7 @@ import difflib
 import importlib
 from typing import Protocol
 
+from lgsp.kit.errors import SettingsError
 from lgsp.platform import Platform
 from lgsp.relay.delivery import DeliveryProcessor
 
@@ -41,7 +42,7 @@ def transport_class(name: str) -> TransportFactory:
     except KeyError:
         close = difflib.get_close_matches(name, TRANSPORTS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
+        raise SettingsError(
             f"unknown transport {name!r}{hint} (known: {', '.join(TRANSPORTS)})"
         ) from None
     module_name, _, attr = target.partition(":")

@@ -28,7 +28,7 @@ from typing import Any
 import jsonschema_rs
 
 from lgsp.kit import jsonpointer, jsonutil
-from lgsp.kit.errors import ValidationFailed
+from lgsp.kit.errors import Misconfigured, ValidationFailed
 from lgsp.validation.formats import FORMATS
 from lgsp.validation.report import ErrorEntry, entries, pointer, sort_entries
 
@@ -38,11 +38,13 @@ _VERSION_FILE = re.compile(r"[1-9][0-9]*\.json")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 
-class SchemaLoadError(Exception):
+class SchemaLoadError(Misconfigured):
     """A schema file is unreadable, misnamed, not valid 2020-12, or refers to an unknown schema.
 
     Raised at start-up: the platform must not run with a broken schema.
     """
+
+    slug, title = "schema-load-failed", "Schemas failed to load"
 
 
 class SchemaCatalogue:

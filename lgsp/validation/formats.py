@@ -123,13 +123,6 @@ def parse_dvcqg_datetime(value: str) -> datetime:
     return datetime.strptime(value, "%Y%m%d%H%M%S")
 
 
-def phone_to_gateway(value: str) -> str:
-    """The ``84...`` form SMS gateways want, from any accepted ``vn-phone`` spelling."""
-    if not is_vn_phone(value):
-        raise ValueError(f"not a Vietnamese phone number: {value!r}")
-    return "84" + value[-9:]
-
-
 FORMATS: Mapping[str, FormatChecker] = MappingProxyType(
     {
         "agency-code": is_agency_code,

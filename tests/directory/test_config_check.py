@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lgsp_adapters import envref
 from lgsp_adapters.registry import validate_settings
 
 from lgsp.directory.config import ConfigError, ConfigProblem, check_config, load_config
@@ -74,7 +75,7 @@ def test_broken_copy_reports_every_fault(config_copy: Path, edit: Editor) -> Non
 
     def clients(data: Any) -> None:
         data["clients"][0]["scopes"] = ["messages:send", "messages:write"]
-        data["clients"][-1].pop("secret_hash")
+        data["clients"][-1].pop("secret")
 
     edit("agencies.yaml", agencies)
     edit("message-types.yaml", types)
@@ -106,7 +107,7 @@ def test_broken_copy_reports_every_fault(config_copy: Path, edit: Editor) -> Non
         (g, "grants[12].to", "required with 'send'"),
         ("services.yaml", "services[1].provider", "unknown agency 000.00.00.G99"),
         ("clients.yaml", "clients[0].scopes[1]", "unknown scope 'messages:write'"),
-        ("clients.yaml", "clients[10]", "exactly one of 'secret'"),
+        ("clients.yaml", "clients[9]", "exactly one of 'secret'"),
         ("route.yaml", "", "unknown configuration file"),
     ]
     for file, key, reason in expected:
@@ -206,10 +207,13 @@ def test_environment_expansion(config_copy: Path, monkeypatch: pytest.MonkeyPatc
     cfg = load_config(config_copy)
     office = next(a for a in cfg.agencies if a.code == "000.00.01.H56")
     assert office.endpoint is not None
-    assert office.endpoint.settings == {"url": "http://127.0.0.1:9999/lgsp"}
+    # Endpoint settings keep their references (resolved when the adapter is built).
+    assert office.endpoint.settings == {"url": "${LGSP_MOTCUA_URL:-http://127.0.0.1:8182}"}
+    assert envref.resolve(office.endpoint.settings).value == {"url": "http://127.0.0.1:9999/lgsp"}
     portal = next(a for a in cfg.agencies if a.code == "000.00.00.G22")
     assert portal.endpoint is not None
-    assert portal.endpoint.settings["base_url"] == "http://127.0.0.1:8181"  # the default
+    base_url = envref.resolve(portal.endpoint.settings).value["base_url"]
+    assert base_url == "http://127.0.0.1:8181"  # the default
     motcua = next(c for c in cfg.clients if c.client_id == "h56-motcua")
     assert motcua.secret == "s" * 32
     assert "h56-motcua" not in cfg.missing_secrets

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import lgsp.models  # noqa: F401 - every table in the metadata
 from lgsp.admin.province import apply as apply_config
-from lgsp.directory import repository
 from lgsp.directory.config import load_config
 from lgsp.directory.models import Route
 from lgsp.directory.repository import Directory, DirectoryCache
@@ -130,22 +129,6 @@ def test_snapshot_shared_by_threads(factory: sessionmaker[Session]) -> None:
         t.join()
     # One thread loaded; the others waited and got the same snapshot.
     assert len({id(s) for s in seen}) == 1 and len(seen) == 8
-
-
-def test_single_reads(factory: sessionmaker[Session]) -> None:
-    with factory() as session:
-        agency = repository.get_agency(session, TNMT)
-        assert agency is not None and agency.name_vi == "Sở Tài nguyên và Môi trường"
-        assert len(repository.list_agencies(session)) == 16
-        assert [r.name for r in repository.routes_for_type(session, "land-intake")] == [
-            "land-intake-north",
-            "land-intake-south",
-        ]
-        assert repository.grants_for_agency(session, IOC)
-        assert repository.endpoint_for_agency(session, TNMT) is not None
-        assert repository.get_service(session, PORTAL, "TraCuuHoSo") is not None
-        assert len(repository.list_services(session)) == 2
-        assert repository.get_message_type(session, "dossier") is not None
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lgsp.directory.config import development_environment
 from lgsp.settings import PROJECT_ROOT, Settings
 
 LGSP = str(Path(sys.executable).parent / "lgsp")
@@ -14,6 +15,8 @@ LGSP = str(Path(sys.executable).parent / "lgsp")
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LGSP_")}
+    # The variables the sample province's simulators need (development_environment).
+    env.update(development_environment(PROJECT_ROOT / "config"))
     env.update(
         LGSP_ENV=settings.env,
         LGSP_SECRET_KEY=settings.secret_key.get_secret_value(),

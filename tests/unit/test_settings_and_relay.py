@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from lgsp.kit.errors import SettingsError
 from lgsp.mediation.breaker import CircuitBreaker
 from lgsp.relay.delivery import backoff_seconds
 from lgsp.relay.transport import transport_class
@@ -27,7 +28,7 @@ def test_broker_url_selects_amqp_and_moves_workers_out_of_the_api() -> None:
 
 
 def test_unknown_transport_suggests_the_right_name() -> None:
-    with pytest.raises(ValueError, match="did you mean 'amqp'"):
+    with pytest.raises(SettingsError, match="did you mean 'amqp'"):
         transport_class("amqb")
     assert transport_class("embedded").__name__ == "EmbeddedTransport"
 

@@ -142,16 +142,6 @@ def test_parse_dvcqg_datetime() -> None:
         formats.parse_dvcqg_datetime("20261126246000")
 
 
-@pytest.mark.parametrize("phone", ["0912345678", "+84912345678", "84912345678"])
-def test_phone_to_gateway(phone: str) -> None:
-    assert formats.phone_to_gateway(phone) == "84912345678"
-
-
-def test_phone_to_gateway_rejects_bad_numbers() -> None:
-    with pytest.raises(ValueError):
-        formats.phone_to_gateway("12345")
-
-
 # The 63 province codes that open a CCCD (Circular 07/2016/TT-BCA, kept after the 2025 merger),
 # written out here independently of the module's own table.
 CCCD_PROVINCES = {
