@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # How long a retired signing key stays published in the JWKS (must cover the token lifetime).
     key_retirement_grace_seconds: int = 3600
     signing_alg: Literal["ES256", "RS256", "EdDSA"] = "ES256"
+    # How stale an API process's copy of revoked tokens and clients' valid-after times may be.
+    token_state_refresh_seconds: float = Field(default=0.25, ge=0, le=60)
 
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Log sealing: how often the sealer closes a batch and the most entries in one.

@@ -66,7 +66,7 @@ def rotate_secret(
 
 @app.command("disable")
 def disable(client_id: str) -> None:
-    """Refuse new tokens to a client (tokens already issued expire by themselves)."""
+    """Refuse new tokens to a client; the tokens it already holds stop working too."""
     with transaction(session_factory()) as session:
         service.set_disabled(session, client_id, True)
     console.print(f"disabled {client_id}")

@@ -3,7 +3,8 @@
 The configuration is the source of truth for agencies, endpoints, message types, routes, grants
 and services: rows that vanished from it are removed. Agencies are the exception: one still
 referenced by clients or by messages is only deactivated, so history keeps its meaning. Clients
-are upserted but never removed (``lgsp clients`` and ``lgsp dev`` create clients of their own).
+are upserted but never removed (``lgsp clients`` and ``lgsp dev`` create clients of their own);
+a client the configuration declared and no longer does is disabled.
 Only flushes: the caller owns the transaction.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from lgsp.auth.clientstate import reconcile_config_clients
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
@@ -246,6 +248,9 @@ def _apply_clients(session: Session, cfg: ProvinceConfig, report: ApplyReport) -
                 if rotated:
                     row.secret_rotated_at = utcnow()
     session.flush()
+    reconciled = reconcile_config_clients(session, [c.client_id for c in cfg.clients])
+    counts.deactivated += len(reconciled.disabled)
+    report.warnings.extend(reconciled.warnings())
 
 
 def apply_config(session: Session, cfg: ProvinceConfig) -> ApplyReport:
