@@ -14,6 +14,7 @@ from lgsp.background import start_delivery, start_sealer
 from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
+from lgsp.kit.ratelimit import AddressRateLimitMiddleware
 from lgsp.mediation import endpoints as mediation_endpoints
 from lgsp.messagelog import endpoints as messagelog_endpoints
 from lgsp.platform import Platform
@@ -75,5 +76,7 @@ def create_app(
         messagelog_endpoints,
     ):
         app.include_router(module.router)
+    # Added first, so it runs inside the request context (its 429s carry the request id).
+    app.add_middleware(AddressRateLimitMiddleware, rate=settings.rate_limit_address)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -21,6 +21,7 @@ from lgsp.auth.tokens import RevocationList, TokenVerifier
 from lgsp.directory.repository import DirectoryCache
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
+from lgsp.kit.ratelimit import Limiter
 from lgsp.settings import Settings
 from lgsp.validation.catalogue import SchemaCatalogue
 
@@ -40,6 +41,8 @@ class Platform:
     adapters: AdapterPool
     # Writes the accept path's and the call log's rows with group commit.
     writer: GroupCommitter
+    # Rate limits (lgsp.kit.ratelimit): Redis-backed when LGSP_REDIS_URL is set.
+    limiter: Limiter = field(default_factory=lambda: Limiter.from_settings(None, enabled=False))
     # Background services (relay, workers, sealer) started by start_background().
     background: list[Any] = field(default_factory=list)
     # Set after a commit that added outbox rows, so the relay need not wait for its next poll.
@@ -57,8 +60,21 @@ class Platform:
         directory = DirectoryCache(sessions)
         adapters = AdapterPool(directory)
         writer = GroupCommitter(sessions)
+        limiter = Limiter.from_settings(
+            settings.redis_url, enabled=settings.rate_limits_enabled, prefix=settings.redis_prefix
+        )
         return cls(
-            settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters, writer
+            settings,
+            engine,
+            sessions,
+            keys,
+            verifier,
+            oauth,
+            schemas,
+            directory,
+            adapters,
+            writer,
+            limiter,
         )
 
     def start(self) -> None:
@@ -77,4 +93,5 @@ class Platform:
         self.stop_background()
         self.writer.stop()
         self.adapters.close()
+        self.limiter.close()
         self.engine.dispose()

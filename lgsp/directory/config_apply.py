@@ -111,6 +111,7 @@ def _apply_directory(session: Session, cfg: ProvinceConfig, report: ApplyReport)
             "kind": a.kind,
             "parent_code": a.parent,
             "active": a.active,
+            "quota": a.quota.model_dump() if a.quota else None,
         }
         _upsert(session, agencies, a.code, Agency, values, counts["agencies"])
     session.flush()

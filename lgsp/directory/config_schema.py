@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from lgsp.kit.ratelimit import Rate
+
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
 # (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
 AGENCY_CODE = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}|[A-Z]\d{2}(\.\d{1,3}){1,3})$")
@@ -109,6 +111,8 @@ class AgencyConfig(_Strict):
     parent: AgencyCode | None = None
     active: bool = True
     endpoint: EndpointConfig | None = None
+    # Requests all the agency's clients together may make (token bucket), beyond each client's.
+    quota: Rate | None = None
 
 
 class MessageTypeConfig(_Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -60,7 +61,7 @@ class RequestContextMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
-                await _send_problem(
+                await send_problem(
                     send,
                     PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes"),
                     extra,
@@ -87,13 +88,18 @@ class RequestContextMiddleware:
         await self.app(scope, limited_receive, send_with_ids)
 
 
-async def _send_problem(
-    send: Send, exc: LGSPError, extra: list[tuple[bytes, bytes]], instance: str | None
+async def send_problem(
+    send: Send,
+    exc: LGSPError,
+    extra: Sequence[tuple[bytes, bytes]] = (),
+    instance: str | None = None,
 ) -> None:
+    """Answer with ``exc`` as problem+json straight from ASGI middleware."""
     body = jsonutil.dumps(exc.to_problem(instance))
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
         *extra,
     ]
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
