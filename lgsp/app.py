@@ -78,5 +78,9 @@ def create_app(
         app.include_router(module.router)
     # Added first, so it runs inside the request context (its 429s carry the request id).
     app.add_middleware(AddressRateLimitMiddleware, rate=settings.rate_limit_address)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        by_type=settings.max_body_bytes_by_type,
+    )
     return app
