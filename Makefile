@@ -39,9 +39,11 @@ demo: $(STAMP)
 	$(BIN)/lgsp demo
 
 bench: $(STAMP)
+	bench/setup.sh
 	$(BIN)/python -m bench run
 
 bench-quick: $(STAMP)
+	bench/setup.sh
 	$(BIN)/python -m bench run --quick
 
 ## Mutation testing of the rule modules (tools/mutation.toml); not part of `make test` or CI.

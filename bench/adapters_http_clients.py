@@ -2,14 +2,18 @@
 
 Run: ``.venv/bin/python bench/adapters_http_clients.py [--requests 3000] [--threads 8]``
 
-Each client keeps one pooled, keep-alive client object shared by all threads (as the adapter
-does), posts the same 2 KB JSON document to a minimal uvicorn app on 127.0.0.1, and checks every
-answer (status 200 and the byte count the server read) so a fast but wrong client cannot win.
+Each blocking client keeps one pooled, keep-alive client object shared by all threads (as the
+adapter does); each asyncio client (aiohttp, httpx's AsyncClient) keeps one pooled client on one
+event loop and runs as many concurrent tasks as the blocking ones have threads. All post the same
+2 KB JSON document to a minimal uvicorn app on 127.0.0.1 and check every answer (status 200 and
+the byte count the server read) so a fast but wrong client cannot win. Besides the rate, the
+client process's own CPU time per request is reported: the server's cost is the same for all.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import statistics
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import requests
@@ -96,6 +101,85 @@ CLIENTS: dict[str, Callable[[], tuple[Post, Callable[[], None]]]] = {
 }
 
 
+AsyncPost = Callable[[str], Any]  # a coroutine function returning the byte count
+
+
+def aiohttp_client() -> tuple[AsyncPost, Callable[[], Any]]:
+    holder: dict[str, aiohttp.ClientSession] = {}
+
+    async def post(url: str) -> int:
+        if "session" not in holder:
+            connector = aiohttp.TCPConnector(limit=16)
+            holder["session"] = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(10)
+            )
+        async with holder["session"].post(url, data=BODY, headers=HEADERS) as response:
+            assert response.status == 200
+            return int(orjson.loads(await response.read())["received"])
+
+    async def close() -> None:
+        if "session" in holder:
+            await holder.pop("session").close()
+
+    return post, close
+
+
+def httpx_async_client() -> tuple[AsyncPost, Callable[[], Any]]:
+    holder: dict[str, httpx.AsyncClient] = {}
+
+    async def post(url: str) -> int:
+        if "client" not in holder:
+            limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+            holder["client"] = httpx.AsyncClient(timeout=10.0, limits=limits)
+        response = await holder["client"].post(url, content=BODY, headers=HEADERS)
+        assert response.status_code == 200
+        return int(orjson.loads(response.content)["received"])
+
+    async def close() -> None:
+        if "client" in holder:
+            await holder.pop("client").aclose()
+
+    return post, close
+
+
+ASYNC_CLIENTS: dict[str, Callable[[], tuple[AsyncPost, Callable[[], Any]]]] = {
+    "aiohttp": aiohttp_client,
+    "httpx-async": httpx_async_client,
+}
+
+
+def run_async_rounds(
+    factory: Callable[[], tuple[AsyncPost, Callable[[], Any]]],
+    url: str,
+    total: int,
+    tasks: int,
+    rounds: int,
+) -> list[float]:
+    """Requests per second for each round, on one event loop."""
+
+    async def main() -> list[float]:
+        post, close = factory()
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                if await post(url) != len(BODY):
+                    raise AssertionError("server saw a different body")
+
+        async def one(count: int) -> float:
+            share = count // tasks
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(share) for _ in range(tasks)))
+            return share * tasks / (time.perf_counter() - start)
+
+        try:
+            await one(200)  # warm up connections
+            return [await one(total) for _ in range(rounds)]
+        finally:
+            await close()
+
+    return asyncio.run(main())
+
+
 def run(post: Post, url: str, total: int, threads: int) -> float:
     """Requests per second for ``total`` POSTs spread over ``threads`` threads."""
     errors: list[BaseException] = []
@@ -132,6 +216,7 @@ def main() -> None:
     )
     print(
         f"httpx {httpx.__version__}, urllib3 {urllib3.__version__}, requests {requests.__version__}"
+        f", aiohttp {aiohttp.__version__}"
     )
     with serve_asgi(app) as base:
         url = base + "/deliver"
@@ -144,7 +229,13 @@ def main() -> None:
                 finally:
                     close()
                 print(
-                    f"{name:9s} threads={threads}: median {statistics.median(rates):8.0f} req/s "
+                    f"{name:12s} threads={threads}: median {statistics.median(rates):8.0f} req/s "
+                    f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})"
+                )
+            for name, afactory in ASYNC_CLIENTS.items():
+                rates = run_async_rounds(afactory, url, args.requests, threads, args.rounds)
+                print(
+                    f"{name:12s} tasks={threads}:   median {statistics.median(rates):8.0f} req/s "
                     f"(rounds: {', '.join(f'{r:.0f}' for r in rates)})"
                 )
 

@@ -371,6 +371,60 @@ def start_server(s: Stack, kind: str, *extra: str) -> tuple[Proc, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+NGINX_CONF = """\
+worker_processes {workers};
+daemon off;
+master_process on;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    upstream sink {{ server {upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://sink;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    """nginx from PATH or Debian's sbin (`make bench` installs it through bench/setup.sh)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    return found
+
+
+def start_nginx(s: Stack, upstream_url: str, workers: int) -> tuple[Proc, str] | None:
+    """nginx proxy_pass in front of ``upstream_url`` with keep-alive upstream connections, or
+    None when nginx is not installed."""
+    binary = nginx_binary()
+    if binary is None:
+        return None
+    port = free_port()
+    conf = s.workdir / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            workers=workers,
+            workdir=s.workdir,
+            upstream=upstream_url.removeprefix("http://"),
+            port=port,
+        )
+    )
+    proc = s.start(
+        "nginx",
+        [binary, "-c", str(conf), "-p", str(s.workdir)],
+        health=f"http://127.0.0.1:{port}/healthz",
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def token(base_url: str, client_id: str, secret: str) -> str:
     r = httpx.post(
         base_url + "/oauth/token",

@@ -5,7 +5,11 @@
                  provider of the synchronous-call scenario)
     passthrough  the B3 reference: a bare FastAPI app that forwards POST /lookup to the sink's
                  /lookup with urllib3 (the client the REST adapter uses, chosen by measurement)
-    soap         the land registry SOAP service of adapters/testing (B4's provider)
+    aiopass      the fastest Python passthrough measured here: aiohttp's server and client on
+                 one event loop (uvloop when installed) forwarding POST /lookup's bytes
+    soap         the land registry SOAP service of the adapter test kit (B4's provider)
+
+nginx proxy_pass, the non-Python reference, is started by bench.deploy.start_nginx.
 
 All listen on 127.0.0.1 only.
 """
@@ -119,6 +123,53 @@ def passthrough_app(upstream: str) -> Any:
     return app
 
 
+def run_aiohttp_passthrough(port: int, upstream: str) -> None:
+    """Forward POST /lookup to the upstream with one pooled aiohttp client session: no JSON
+    parsing, no framework beyond aiohttp's own server. The ceiling for a Python passthrough."""
+    from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        pass
+
+    async def make_app() -> web.Application:
+        app = web.Application()
+
+        async def session_ctx(app: web.Application) -> Any:
+            connector = TCPConnector(limit=64, keepalive_timeout=30)
+            async with ClientSession(connector=connector, timeout=ClientTimeout(10)) as session:
+                app["session"] = session
+                yield
+
+        app.cleanup_ctx.append(session_ctx)
+
+        async def lookup(request: web.Request) -> web.Response:
+            body = await request.read()
+            async with request.app["session"].post(
+                upstream + "/lookup", data=body, headers={"Content-Type": "application/json"}
+            ) as reply:
+                data = await reply.read()
+                return web.Response(body=data, status=reply.status, content_type="application/json")
+
+        async def health(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        app.router.add_post("/lookup", lookup)
+        app.router.add_get("/healthz", health)
+        return app
+
+    web.run_app(
+        make_app(),
+        host=LOOPBACK,
+        port=port,
+        access_log=None,
+        print=None,
+    )
+
+
 def soap_app() -> Any:
     from lgsp_testkit.soap_service import LandRegistryService
 
@@ -137,10 +188,13 @@ def soap_app() -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["sink", "passthrough", "soap"])
+    parser.add_argument("kind", choices=["sink", "passthrough", "aiopass", "soap"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", default="")
     args = parser.parse_args()
+    if args.kind == "aiopass":
+        run_aiohttp_passthrough(args.port, args.upstream)
+        return
     if args.kind == "sink":
         app = sink_app()
     elif args.kind == "passthrough":

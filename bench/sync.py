@@ -3,7 +3,6 @@ a SOAP mediation (B4) against the same call made directly with zeep."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -64,15 +63,17 @@ def run(
         _, sink_url = deploy.start_server(s, "sink")
         _, soap_url = deploy.start_server(s, "soap")
         wsdl = soap_url + "/land-registry?wsdl"
-        # The reference: FastAPI + urllib3 in front of the same upstream.
-        passthrough, pass_url = deploy.start_server(s, "passthrough", "--upstream", sink_url)
-        passthrough.platform = True  # its CPU is measured like the platform's
-        pass_port = int(pass_url.rsplit(":", 1)[1])
-        reference = _closed_loop(
-            s, _call_spec(pass_port, "/lookup", None, LOOKUP_REQUEST), duration, connections
-        )
-        s.stop(passthrough)
-        passthrough.platform = False
+        # The references, each in front of the same upstream and measured like the platform:
+        # FastAPI + urllib3 (a hand-written Python proxy), aiohttp server + client (the fastest
+        # Python passthrough measured here) and nginx proxy_pass (when installed).
+        references: dict[str, dict[str, Any]] = {}
+        for kind, name in (("passthrough", "fastapi_urllib3"), ("aiopass", "aiohttp")):
+            proc, url = deploy.start_server(s, kind, "--upstream", sink_url)
+            references[name] = _reference(s, proc, url, duration, connections)
+        nginx = deploy.start_nginx(s, sink_url, workers=1)
+        if nginx is not None:
+            references["nginx"] = _reference(s, *nginx, duration, connections)
+        fastest = max(references, key=lambda name: references[name]["rate"])
 
         database_url = deploy.recreate_pg()
         province = deploy.write_province(s.workdir / "province", sink_url=sink_url, soap_wsdl=wsdl)
@@ -122,12 +123,14 @@ def run(
         b3 = {
             "connections": connections,
             "platform": platform,
-            "reference_fastapi_urllib3": reference,
-            "reference_nginx": None,
+            "references": references,
+            "fastest_reference": fastest,
+            "reference_fastapi_urllib3": references["fastapi_urllib3"],
             "profile": profile,
-            "nginx_note": "nginx is installed; not measured by this harness"
-            if shutil.which("nginx")
-            else "nginx is not installed on this machine: no proxy_pass reference",
+            "nginx_note": "nginx proxy_pass (1 worker process) measured"
+            if "nginx" in references
+            else "nginx is not installed on this machine: no proxy_pass reference "
+            "(bench/setup.sh installs it)",
         }
         b4 = {
             "calls": soap_calls,
@@ -139,6 +142,20 @@ def run(
             ),
         }
         return {"B3": b3, "B4": b4}
+
+
+def _reference(
+    s: Stack, proc: deploy.Proc, url: str, duration: float, connections: int
+) -> dict[str, Any]:
+    """One reference passthrough measured like the platform (its CPU counted), then stopped."""
+    proc.platform = True
+    port = int(url.rsplit(":", 1)[1])
+    result = _closed_loop(
+        s, _call_spec(port, "/lookup", None, LOOKUP_REQUEST), duration, connections
+    )
+    s.stop(proc)
+    proc.platform = False
+    return result
 
 
 def _profile_pass(

@@ -13,6 +13,7 @@ from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
 from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
+from lgsp.kit import openapi
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.kit.ratelimit import AddressRateLimitMiddleware
 from lgsp.mediation import endpoints as mediation_endpoints
@@ -76,6 +77,7 @@ def create_app(
         messagelog_endpoints,
     ):
         app.include_router(module.router)
+    openapi.install(app, servers=[settings.issuer])
     # Added first, so it runs inside the request context (its 429s carry the request id).
     app.add_middleware(AddressRateLimitMiddleware, rate=settings.rate_limit_address)
     app.add_middleware(

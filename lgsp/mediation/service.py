@@ -22,6 +22,7 @@ from lgsp.auth.tokens import Principal
 from lgsp.directory.routing import is_granted
 from lgsp.kit import jsonutil
 from lgsp.kit.errors import (
+    BadRequest,
     LGSPError,
     NotFound,
     NotGranted,
@@ -32,6 +33,7 @@ from lgsp.kit.errors import (
 )
 from lgsp.kit.timeutil import utcnow
 from lgsp.mediation.breaker import CircuitBreaker
+from lgsp.mediation.paths import check_sub_path
 from lgsp.messagelog.models import LogEntry
 from lgsp.messagelog.service import entry_values
 from lgsp.observability import SERVICE_CALLS
@@ -81,8 +83,10 @@ class Mediator:
             recipient=provider,
         ):
             raise NotGranted(f"agency {principal.agency} is not granted to call {target}")
+        sub_path = check_sub_path(path, svc.operation, target)
+        checked = request_values(payload, query, sub_path.values)
         if svc.request_schema:
-            self._platform.schemas.check(svc.request_schema, payload)
+            self._platform.schemas.check(svc.request_schema, checked)
         wait = self.breaker.allow(provider)
         if wait is not None:
             raise Unavailable(
@@ -95,7 +99,7 @@ class Mediator:
             payload=payload,
             caller=principal.agency,
             request_id=request_id,
-            path=path,
+            path=sub_path.encoded,
             query=query,
         )
         started = time.perf_counter()
@@ -216,6 +220,27 @@ class Mediator:
                 ),
             ]
         )
+
+
+def request_values(payload: Any, query: dict[str, str], named: dict[str, str]) -> Any:
+    """What the service's request schema judges: the payload with the query parameters and the
+    sub-path's named segments added, since adapters fill the provider's request from all three.
+    A name given twice is refused, so no value can slip past the schema by shadowing another."""
+    extra = {**named}
+    for key, value in query.items():
+        if key in extra:
+            raise BadRequest(f"{key!r} is given both in the sub-path and in the query")
+        extra[key] = value
+    if not extra:
+        return payload
+    if payload is None:
+        return extra
+    if not isinstance(payload, dict):
+        raise BadRequest("query parameters or sub-path values need a JSON object payload or none")
+    clash = sorted(set(extra) & set(payload))
+    if clash:
+        raise BadRequest(f"{', '.join(clash)} given both in the body and in the query or sub-path")
+    return {**payload, **extra}
 
 
 def _storable(text: str | None) -> str | None:

@@ -3,7 +3,7 @@ by the test, with a few REST services added to the sample province for the calls
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +59,19 @@ class World:
         return len(self.land.service.attempts)
 
 
-def mediation_province(tmp_path: Path, land: RunningService, justice: RunningRecipient) -> Path:
+def mediation_province(
+    tmp_path: Path,
+    land: RunningService,
+    justice: RunningRecipient,
+    justice_path: str = "",
+    edit: Callable[[Province], None] | None = None,
+) -> Path:
     province = Province(tmp_path)
     soap = province.endpoint(LAND_REGISTRY)
     soap["settings"]["wsdl"] = land.wsdl_url
     soap["timeout_seconds"] = PROVIDER_TIMEOUT
     rest = province.endpoint(JUSTICE)
-    rest["settings"]["url"] = justice.base_url
+    rest["settings"]["url"] = justice.base_url + justice_path
     rest["timeout_seconds"] = PROVIDER_TIMEOUT
     # The recipient's certificate register, by serial in the path.
     province.add_service(
@@ -81,11 +87,15 @@ def mediation_province(tmp_path: Path, land: RunningService, justice: RunningRec
         response_schema="land-certificate/1",
     )
     # The recipient echoes GETs: shows what path and query reached it.
-    province.add_service(JUSTICE, "Echo", operation={"method": "GET"})
+    province.add_service(
+        JUSTICE, "Echo", operation={"method": "GET", "sub_paths": ["/ho-so/{MaHoSo}"]}
+    )
     province.add_service(
         JUSTICE, "GuiTinNhan", operation={"path": "/sms"}, request_schema="sms-notification/1"
     )
     province.add_grant(agency="@reception", call=[f"{JUSTICE}/*"])
+    if edit is not None:
+        edit(province)
     return province.save()
 
 

@@ -43,6 +43,7 @@ from lgsp_adapters.base import (
 )
 from lgsp_adapters.dvcqg.client import PortalClient, PortalReply
 from lgsp_adapters.dvcqg.codes import PortalCode, is_portal_date, is_regression, parse_status
+from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES
 
 SYNC_SERVICES = frozenset(
     {"TraCuuHoSo", "LayThuTuc", "LayDanhSachTTHC", "LayDanhMucCoQuan", "LayDanhMucLinhVuc"}
@@ -67,6 +68,9 @@ class DvcqgSettings(AdapterSettings):
     timeout: float | None = Field(default=None, gt=0, description="Overrides the endpoint's")
     login_retry_after: float = Field(
         default=60.0, ge=0, description="Pause after a refused login before trying again"
+    )
+    max_reply_bytes: int = Field(
+        default=DEFAULT_MAX_REPLY_BYTES, ge=1024, description="Larger replies are refused"
     )
 
     @field_validator("base_url")
@@ -101,6 +105,7 @@ class DvcqgAdapter(Adapter):
             agency_code=settings.agency_code,
             timeout=settings.timeout or timeout,
             login_retry_after=settings.login_retry_after,
+            max_reply_bytes=settings.max_reply_bytes,
         )
         # Updates of one dossier from this process go one at a time, so two deliveries cannot
         # both read the same history and both append the same entry.

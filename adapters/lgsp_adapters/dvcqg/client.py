@@ -18,6 +18,8 @@ error_code 0                                   success
 HTTP 408/425/429/5xx, connection failure       RetriableError
 timeout                                        UpstreamTimeout
 other HTTP 4xx, a reply that is not JSON        PermanentError
+a redirect (3xx; never followed), a reply       PermanentError
+larger than ``max_reply_bytes``
 =============================================  ======================================
 """
 
@@ -42,6 +44,7 @@ from lgsp_adapters.base import (
     truncate,
 )
 from lgsp_adapters.dvcqg.codes import PortalCode
+from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES, read_capped
 
 _SECRET_KEYS = frozenset({"session", "password"})
 _RETRIABLE_CODES = frozenset(
@@ -91,6 +94,7 @@ class PortalClient:
         agency_code: str,
         timeout: float,
         login_retry_after: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         self._auth_path = auth_path
         self._integration_path = integration_path
@@ -99,9 +103,12 @@ class PortalClient:
         self._agency_code = agency_code
         self._timeout = timeout
         self._login_retry_after = login_retry_after
+        self._max_reply_bytes = max_reply_bytes
+        # A redirect would carry the portal password or session to another host: never follow.
         self._http = httpx.Client(
             base_url=base_url,
             timeout=timeout,
+            follow_redirects=False,
             headers={"dstcode": agency_code, "Accept": "application/json"},
         )
         self._lock = threading.Lock()
@@ -178,14 +185,20 @@ class PortalClient:
             Capture("request", "application/json", truncate(_redacted(json.dumps(body))))
         )
         try:
-            response = self._http.post(path, json=body)
+            with self._http.stream("POST", path, json=body) as response:
+                content = read_capped(
+                    response.iter_bytes(),
+                    self._max_reply_bytes,
+                    f"the national portal's {path}",
+                    status=response.status_code,
+                )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(
                 f"the national portal did not answer {path} within {self._timeout:g}s"
             ) from exc
         except httpx.HTTPError as exc:
             raise RetriableError(f"could not reach the national portal: {exc}") from exc
-        raw = response.text
+        raw = content.decode(response.encoding or "utf-8", errors="replace")
         captures.append(
             Capture(
                 "response",
@@ -201,7 +214,7 @@ class PortalClient:
                 reply=raw,
             )
         try:
-            data = response.json()
+            data = json.loads(content)
             code = int(data["error_code"])
         except (ValueError, TypeError, KeyError) as exc:
             raise PermanentError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import orjson
 
@@ -36,6 +36,35 @@ def join_url(base: str, *parts: str) -> str:
     return url
 
 
+def _escapes(segment: str) -> bool:
+    decoded = unquote(segment)
+    return (
+        decoded in (".", "..")
+        or any(c in decoded for c in "/\\?#")
+        or any(ord(c) < 0x20 for c in decoded)
+    )
+
+
+def url_under(base: str, *parts: str) -> str:
+    """``base`` with ``parts`` appended, refused (PermanentError) unless the result stays under
+    ``base``: same scheme, host and port, the base's path as its prefix, and no segment that a
+    server would read as a step up, an extra separator, a query or a fragment."""
+    url = join_url(base, *parts)
+    root, full = urlsplit(base), urlsplit(url)
+    root_path = root.path.rstrip("/")
+    added = full.path[len(root_path) :]
+    if (
+        (full.scheme, full.netloc) != (root.scheme, root.netloc)
+        or full.query != root.query
+        or full.fragment
+        or not full.path.startswith(root_path)
+        or (added and not added.startswith("/"))
+        or any(_escapes(segment) for segment in added.split("/")[1:])
+    ):
+        raise PermanentError(f"the call's path would leave the service's address {base}")
+    return url
+
+
 def _fill_path(template: str, values: dict[str, Any]) -> tuple[str, set[str]]:
     """``/land/certificates/{SoPhatHanh}`` filled from ``values``; which names it used."""
     used: set[str] = set()
@@ -44,8 +73,11 @@ def _fill_path(template: str, values: dict[str, Any]) -> tuple[str, set[str]]:
         name = match.group(1)
         if name not in values or values[name] is None:
             raise PermanentError(f"no value for {{{name}}} in the service path {template!r}")
+        value = str(values[name])
+        if value in ("", ".", ".."):
+            raise PermanentError(f"{value!r} cannot fill {{{name}}} in the service path")
         used.add(name)
-        return quote(str(values[name]), safe="")
+        return quote(value, safe="")
 
     return _PLACEHOLDER.sub(substitute, template), used
 
@@ -129,7 +161,7 @@ class RestAdapter(Adapter):
         values.update(request.query)
         template = str(request.operation.get("path") or "")
         path, used = _fill_path(template, values)
-        url = join_url(self._base_url, path, request.path)
+        url = url_under(self._base_url, path, request.path)
         query = {key: value for key, value in request.query.items() if key not in used}
         if query:
             url += ("&" if "?" in url else "?") + urlencode(query)

@@ -7,6 +7,7 @@ requests per second of httpx's sync client and of requests, single-threaded and 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -43,6 +44,27 @@ class Reply:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+
+# What a provider's reply may weigh unless its endpoint's settings say otherwise.
+DEFAULT_MAX_REPLY_BYTES = 10 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+def read_capped(
+    chunks: Iterable[bytes], limit: int, source: str, *, status: int | None = None
+) -> bytes:
+    """A reply body read chunk by chunk (decoded, so a compressed bomb counts at its real size),
+    refused as soon as it passes ``limit`` bytes instead of being held in memory. Every HTTP
+    client of the adapters reads replies through this."""
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) > limit:
+            raise PermanentError(
+                f"reply from {source} is larger than {limit} bytes", status_code=status
+            )
+    return bytes(data)
 
 
 def make_pool(*, pool_size: int, verify_tls: bool) -> urllib3.PoolManager:
@@ -93,12 +115,9 @@ def send(
             redirect=False,
         )
         try:
-            data = response.read(max_reply_bytes + 1)
-            if len(data) > max_reply_bytes:
-                raise PermanentError(
-                    f"reply from {url} is larger than {max_reply_bytes} bytes",
-                    status_code=response.status,
-                )
+            data = read_capped(
+                response.stream(_CHUNK), max_reply_bytes, url, status=response.status
+            )
         except BaseException:
             # A half-read connection must not go back to the pool: close it instead.
             response.close()

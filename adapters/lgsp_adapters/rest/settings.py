@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from lgsp_adapters.base import AdapterSettings
+from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES
 
 
 class _Strict(BaseModel):
@@ -64,6 +65,6 @@ class RestSettings(AdapterSettings):
     headers: dict[str, str] = Field(default_factory=dict)
     verify_tls: bool = True
     # Replies larger than this are refused rather than held in memory.
-    max_reply_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_reply_bytes: int = Field(default=DEFAULT_MAX_REPLY_BYTES, ge=1024)
     # Connections kept open per host; threads beyond it open short-lived extra connections.
     pool_size: int = Field(default=16, ge=1, le=256)

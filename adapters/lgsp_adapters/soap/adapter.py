@@ -69,6 +69,7 @@ class SoapAdapter(Adapter):
             timeout=self.timeout,
             verify_tls=settings.verify_tls,
             allow_files=not settings.wsdl_is_remote,
+            max_reply_bytes=settings.max_reply_bytes,
         )
         if settings.wsdl_is_remote:
             self._transport.allow(settings.wsdl)

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from lgsp_adapters.base import AdapterSettings
+from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES
 
 # Envelope attributes a SOAP parameter can be filled from.
 EnvelopeField = Literal[
@@ -52,6 +53,8 @@ class SoapSettings(AdapterSettings):
     # Seconds; overrides the endpoint's timeout for this provider.
     timeout: float | None = Field(default=None, gt=0)
     verify_tls: bool = True
+    # Replies (and the WSDL) larger than this are refused rather than held in memory.
+    max_reply_bytes: int = Field(default=DEFAULT_MAX_REPLY_BYTES, ge=1024)
     headers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("wsdl")

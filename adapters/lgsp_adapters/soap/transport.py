@@ -1,5 +1,7 @@
-"""The zeep transport of the SOAP adapter: talks only to the configured hosts, and keeps the raw
-envelopes of each exchange for the message log (per thread, so concurrent calls don't mix)."""
+"""The zeep transport of the SOAP adapter: talks only to the configured hosts, never follows a
+redirect (a 3xx would carry the envelope, WS-Security password included, to a host nobody
+configured), reads every reply and WSDL with a size cap, and keeps the raw envelopes of each
+exchange for the message log (per thread, so concurrent calls don't mix)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from zeep.transports import Transport
 
 from lgsp_adapters.base import Capture, truncate
+from lgsp_adapters.rest.http import read_capped
 
 Origin = tuple[str, str, int]
 
@@ -51,9 +54,28 @@ class Exchange:
     retry_after: str | None = None
 
 
+class NoRedirectSession(requests.Session):
+    """A requests session that never follows a redirect, whatever a caller passes."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
+def _read(response: requests.Response, limit: int, source: str) -> bytes:
+    """The body of a streamed response, capped; stored where requests keeps a read body."""
+    with response:
+        content = read_capped(
+            response.iter_content(64 * 1024), limit, source, status=response.status_code
+        )
+    response._content = content  # the attribute behind .content, .text and zeep's parsing
+    return content
+
+
 class GuardedTransport(Transport):
-    def __init__(self, *, timeout: float, verify_tls: bool, allow_files: bool) -> None:
-        session = requests.Session()
+    def __init__(
+        self, *, timeout: float, verify_tls: bool, allow_files: bool, max_reply_bytes: int
+    ) -> None:
+        session = NoRedirectSession()
         session.verify = verify_tls
         # The delivery worker owns retries; the pool is shared by the worker threads.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
@@ -61,6 +83,7 @@ class GuardedTransport(Transport):
         session.mount("https://", adapter)
         super().__init__(timeout=timeout, operation_timeout=timeout, session=session)  # type: ignore[no-untyped-call]
         self.allow_files = allow_files
+        self.max_reply_bytes = max_reply_bytes
         self.allowed: set[Origin] = set()
         self._local = threading.local()
 
@@ -81,6 +104,18 @@ class GuardedTransport(Transport):
         content: bytes = super().load(url)  # type: ignore[no-untyped-call]
         return content
 
+    def _load_remote_data(self, url: str) -> bytes:
+        response = self.session.get(
+            url, timeout=self.load_timeout, allow_redirects=False, stream=True
+        )
+        content = _read(response, self.max_reply_bytes, url)
+        if 300 <= response.status_code < 400:
+            raise DestinationRefused(
+                f"{url} answered HTTP {response.status_code} (a redirect); redirects are refused"
+            )
+        response.raise_for_status()
+        return content
+
     def begin(self) -> Exchange:
         """Start recording the calling thread's exchange."""
         exchange = Exchange()
@@ -95,7 +130,15 @@ class GuardedTransport(Transport):
             exchange.captures.append(
                 Capture("request", headers.get("Content-Type", "text/xml"), truncate(body))
             )
-        response: requests.Response = super().post(address, message, headers)  # type: ignore[no-untyped-call]
+        response = self.session.post(
+            address,
+            data=message,
+            headers=headers,
+            timeout=self.operation_timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        _read(response, self.max_reply_bytes, address)
         if exchange is not None:
             exchange.status_code = response.status_code
             exchange.retry_after = response.headers.get("Retry-After")

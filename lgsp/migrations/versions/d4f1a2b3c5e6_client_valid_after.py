@@ -1,7 +1,7 @@
 """oauth clients: valid_after (tokens issued before it are refused) and from_config
 
 Revision ID: d4f1a2b3c5e6
-Revises: b2d4e6f80a13
+Revises: c3a7e2d91f04
 Create Date: 2026-12-02 18:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import lgsp.kit.db
 
 revision: str = "d4f1a2b3c5e6"
-down_revision: str | None = "b2d4e6f80a13"
+down_revision: str | None = "c3a7e2d91f04"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
