@@ -16,16 +16,20 @@ losing rate limiting for a while is better than refusing every agency.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lgsp.kit.errors import LGSPError
+from lgsp.kit.errors import Conflict, LGSPError
 
 log = logging.getLogger("lgsp.ratelimit")
 
@@ -237,3 +241,41 @@ def _limiter(scope: Scope) -> Limiter | None:
     app: Any = scope.get("app")
     platform = getattr(getattr(app, "state", None), "platform", None)
     return getattr(platform, "limiter", None)
+
+
+class AlreadyRunning(Conflict):
+    slug, title = "already-running", "Already running"
+
+
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+@contextmanager
+def one_at_a_time(engine: Engine, name: str, what: str) -> Iterator[None]:
+    """Run the block only if no other run named ``name`` is going on anywhere on the platform,
+    else raise :class:`AlreadyRunning` (409, Retry-After). On PostgreSQL the guard is a session
+    advisory lock, so it holds across API processes and is released if a process dies; on SQLite
+    (one process) a lock of this process."""
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+                raise AlreadyRunning(f"{what} is already running; try again later", headers=_LATER)
+            try:
+                yield
+            finally:
+                conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    with _process_locks_guard:
+        lock = _process_locks.setdefault(f"{engine.url}|{name}", threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise AlreadyRunning(f"{what} is already running; try again later", headers=_LATER)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+_LATER = {"Retry-After": "30"}
