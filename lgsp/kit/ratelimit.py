@@ -12,6 +12,9 @@ window lets a client spend twice its budget across a window boundary.
 
 If Redis cannot be reached, requests pass (the platform stays up) and the failure is logged:
 losing rate limiting for a while is better than refusing every agency.
+
+Also here: :func:`one_at_a_time`, for expensive runs (a full log verification) that must not
+overlap anywhere on the platform. Limits and settings are described in docs/limits.md.
 """
 
 from __future__ import annotations
