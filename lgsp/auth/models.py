@@ -24,7 +24,7 @@ class OAuthClient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Tokens issued before this moment are refused (lgsp.auth.tokens.ClientStates): set whenever
+    # Tokens issued before this moment are refused (lgsp.auth.tokens): set whenever
     # the client is disabled, its secret changes or its scopes change (see _cut_off_tokens).
     valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Declared in the province configuration: `config apply` disables it once it is no longer
