@@ -336,6 +336,11 @@ def platform_env(
         LGSP_ACCESS_TOKEN_TTL_SECONDS="3600",
         LGSP_SEAL_INTERVAL_SECONDS="1.0",
     )
+    # The load generator is one address and a few clients: the limiter runs (its cost is part
+    # of what is measured) with budgets no run can exhaust.
+    unlimited = '{"per_second": 1000000, "burst": 1000000}'
+    for name in ("ADDRESS", "CLIENT", "TOKEN_ADDRESS", "TOKEN_CLIENT"):
+        env[f"LGSP_RATE_LIMIT_{name}"] = unlimited
     if broker:
         env["LGSP_BROKER_URL"] = broker
     for key, value in extra.items():

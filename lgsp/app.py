@@ -15,6 +15,7 @@ from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit import openapi
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
+from lgsp.kit.ratelimit import AddressRateLimitMiddleware
 from lgsp.mediation import endpoints as mediation_endpoints
 from lgsp.messagelog import endpoints as messagelog_endpoints
 from lgsp.platform import Platform
@@ -77,5 +78,11 @@ def create_app(
     ):
         app.include_router(module.router)
     openapi.install(app, servers=[settings.issuer])
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added first, so it runs inside the request context (its 429s carry the request id).
+    app.add_middleware(AddressRateLimitMiddleware, rate=settings.rate_limit_address)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        by_type=settings.max_body_bytes_by_type,
+    )
     return app

@@ -23,6 +23,7 @@ from lgsp.directory.config_guard import refuse_demo_credentials
 from lgsp.directory.repository import DirectoryCache
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
+from lgsp.kit.ratelimit import Limiter
 from lgsp.settings import Settings
 from lgsp.validation.catalogue import SchemaCatalogue
 
@@ -42,6 +43,8 @@ class Platform:
     adapters: AdapterPool
     # Writes the accept path's and the call log's rows with group commit.
     writer: GroupCommitter
+    # Rate limits (lgsp.kit.ratelimit): Redis-backed when LGSP_REDIS_URL is set.
+    limiter: Limiter = field(default_factory=lambda: Limiter.from_settings(None, enabled=False))
     # Background services (relay, workers, sealer) started by start_background().
     background: list[Any] = field(default_factory=list)
     # Set after a commit that added outbox rows, so the relay need not wait for its next poll.
@@ -52,14 +55,28 @@ class Platform:
         engine = engine or make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         keys = KeyStore(sessions, settings)
-        verifier = TokenVerifier(settings, keys, RevocationList(sessions))
+        revocations = RevocationList(sessions, refresh_seconds=settings.token_state_refresh_seconds)
+        verifier = TokenVerifier(settings, keys, revocations)
         oauth = LGSPAuthorizationServer(sessions, settings, keys, verifier)
         schemas = SchemaCatalogue(settings.schemas_dir)
         directory = DirectoryCache(sessions)
         adapters = AdapterPool(directory)
         writer = GroupCommitter(sessions)
+        limiter = Limiter.from_settings(
+            settings.redis_url, enabled=settings.rate_limits_enabled, prefix=settings.redis_prefix
+        )
         return cls(
-            settings, engine, sessions, keys, verifier, oauth, schemas, directory, adapters, writer
+            settings,
+            engine,
+            sessions,
+            keys,
+            verifier,
+            oauth,
+            schemas,
+            directory,
+            adapters,
+            writer,
+            limiter,
         )
 
     @functools.cached_property
@@ -86,4 +103,5 @@ class Platform:
         self.stop_background()
         self.writer.stop()
         self.adapters.close()
+        self.limiter.close()
         self.engine.dispose()

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgsp.kit.errors import InsecureSettingsError, SettingsError
+from lgsp.kit.ratelimit import Rate
 
 DEV_SECRET_KEY = "lgsp-development-only-secret-key-change-me"  # noqa: S105 - refused outside dev
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +76,26 @@ class Settings(BaseSettings):
     # How long a retired signing key stays published in the JWKS (must cover the token lifetime).
     key_retirement_grace_seconds: int = 3600
     signing_alg: Literal["ES256", "RS256", "EdDSA"] = "ES256"
+    # How stale an API process's copy of revoked tokens and clients' valid-after times may be.
+    token_state_refresh_seconds: float = Field(default=0.25, ge=0, le=60)
 
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Request bodies (docs/limits.md): 1 MB covers the largest sample message many times over;
+    # a message type that carries more (scanned attachments) gets its own limit here, as JSON:
+    # LGSP_MAX_BODY_BYTES_BY_TYPE='{"land-certificate": 8388608}'.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_body_bytes_by_type: dict[str, int] = Field(default_factory=dict)
+    # Rate limits (token buckets, docs/limits.md), shared by API processes through Redis when
+    # LGSP_REDIS_URL is set, per process otherwise. Each as JSON, for example
+    # LGSP_RATE_LIMIT_CLIENT='{"per_second": 50, "burst": 200}'.
+    redis_url: str | None = None
+    # Prefix of the buckets' keys in Redis (lets platforms or test runs share one Redis).
+    redis_prefix: str = "lgsp"
+    rate_limits_enabled: bool = True
+    rate_limit_address: Rate = Rate(per_second=100, burst=400)
+    rate_limit_client: Rate = Rate(per_second=50, burst=200)
+    # The token endpoint hashes the secret (scrypt) on every call: much smaller budgets.
+    rate_limit_token_address: Rate = Rate(per_second=2, burst=20)
+    rate_limit_token_client: Rate = Rate(per_second=0.2, burst=10)
     # Log sealing: how often the sealer closes a batch and the most entries in one.
     seal_interval_seconds: float = 1.0
     seal_max_entries: int = 10000

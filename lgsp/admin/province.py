@@ -4,7 +4,8 @@ idempotently, and log what changed as an admin action.
 The configuration is the source of truth for agencies, endpoints, message types, routes, grants
 and services: rows that vanished from it are removed. Agencies are the exception: one still
 referenced by clients or by messages is only deactivated, so history keeps its meaning. Clients
-are upserted but never removed (``lgsp clients`` and ``lgsp dev`` create clients of their own).
+are upserted but never removed (``lgsp clients`` and ``lgsp dev`` create clients of their own);
+a client the configuration declared and no longer does is disabled.
 
 :func:`apply` is the use case (one transaction, logged as ``admin.config_applied``); the steps
 below it only flush.
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lgsp.auth.clientstate import reconcile_config_clients
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.deliveries import repository as deliveries
@@ -109,6 +111,7 @@ def _apply_directory(session: Session, cfg: ProvinceConfig, report: ApplyReport)
             "kind": a.kind,
             "parent_code": a.parent,
             "active": a.active,
+            "quota": a.quota.model_dump() if a.quota else None,
         }
         _upsert(session, agencies, a.code, Agency, values, counts["agencies"])
     session.flush()
@@ -247,6 +250,9 @@ def _apply_clients(session: Session, cfg: ProvinceConfig, report: ApplyReport) -
                 if rotated:
                     row.secret_rotated_at = utcnow()
     session.flush()
+    reconciled = reconcile_config_clients(session, [c.client_id for c in cfg.clients])
+    counts.deactivated += len(reconciled.disabled)
+    report.warnings.extend(reconciled.warnings())
 
 
 def apply(

@@ -8,7 +8,7 @@ Endpoints declare who may call them in their signature::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -43,9 +43,23 @@ def bearer_token(request: Request) -> str:
 def current_principal(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        principal = request.app.state.platform.verifier.principal(bearer_token(request))
+        platform = request.app.state.platform
+        principal = platform.verifier.principal(bearer_token(request))
+        _check_rates(platform, principal)
         request.state.principal = principal
     return principal
+
+
+def _check_rates(platform: Any, principal: Principal) -> None:
+    """The client's own bucket, then its agency's quota (province configuration) if it has one;
+    429 problem+json with Retry-After when either is empty."""
+    limiter = platform.limiter
+    limiter.check(
+        f"client:{principal.client_id}", platform.settings.rate_limit_client, "from this client"
+    )
+    agency = platform.directory.snapshot().agency(principal.agency)
+    if agency is not None and agency.quota is not None:
+        limiter.check(f"agency:{agency.code}", agency.quota, "from this agency (its quota)")
 
 
 def require_scopes(*any_of: str) -> Callable[[Request], Principal]:

@@ -4,8 +4,9 @@ the usual LGSP path."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth.server import FormRequest, LGSPAuthorizationServer
 from lgsp.kit import openapi
 from lgsp.kit.errors import UnsupportedMediaType
+from lgsp.kit.ratelimit import client_address
 
 router = APIRouter(tags=["oauth"])
 
@@ -29,8 +31,40 @@ async def _form_request(request: Request, path: str) -> FormRequest:
     body = await request.body()
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     platform = request.app.state.platform
+    await _check_rates(request, form)
     uri = platform.settings.issuer.rstrip("/") + path
     return FormRequest(uri, request.headers, form)
+
+
+def _claimed_client_id(request: Request, form: dict[str, str]) -> str | None:
+    """The client id the caller claims (HTTP Basic or the form), before it is authenticated."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0]) or None
+    return form.get("client_id") or None
+
+
+async def _check_rates(request: Request, form: dict[str, str]) -> None:
+    """Every call here hashes a client secret (scrypt, deliberately slow): the caller's address
+    and the client id it names each get a small budget, so neither a flood nor a guessing run
+    on one client can burn the CPU. Counted before the secret is checked."""
+    platform = request.app.state.platform
+    settings = platform.settings
+    address = client_address(request.scope)
+    await platform.limiter.check_async(
+        f"token-addr:{address}", settings.rate_limit_token_address, "for tokens from this address"
+    )
+    client_id = _claimed_client_id(request, form)
+    if client_id is not None:
+        await platform.limiter.check_async(
+            f"token-client:{client_id[:128]}",
+            settings.rate_limit_token_client,
+            "for tokens of this client",
+        )
 
 
 def _respond(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:

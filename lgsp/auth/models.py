@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Connection, ForeignKey, String, Text, event, false, inspect
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from lgsp.kit.db import Base, JSONType, UTCDateTime
+from lgsp.kit.timeutil import utcnow
 
 
 class OAuthClient(Base):
@@ -23,6 +24,29 @@ class OAuthClient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Tokens issued before this moment are refused (lgsp.auth.tokens): set whenever
+    # the client is disabled, its secret changes or its scopes change (see _cut_off_tokens).
+    valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Declared in the province configuration: `config apply` disables it once it is no longer
+    # declared. Clients made with `lgsp clients create` or `lgsp dev` are not.
+    from_config: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+@event.listens_for(OAuthClient, "before_update")
+def _cut_off_tokens(_mapper: Mapper[OAuthClient], _conn: Connection, client: OAuthClient) -> None:
+    """Whatever changes a client (the admin use cases, `config apply`, the CLI), a new secret,
+    other scopes or disabling it makes the tokens it already holds invalid."""
+    attrs = inspect(client).attrs
+    scopes = attrs.scopes.history
+    old_scopes = {s for value in scopes.deleted for s in value.split()}
+    new_scopes = {s for value in scopes.added for s in value.split()}
+    disabled = attrs.disabled_at.history
+    if (
+        attrs.secret_hash.history.has_changes()
+        or (scopes.has_changes() and old_scopes != new_scopes)
+        or any(value is not None for value in disabled.added)
+    ):
+        client.valid_after = utcnow()
 
 
 class SigningKey(Base):

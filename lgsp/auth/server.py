@@ -54,6 +54,7 @@ class Client(ClientMixin):  # type: ignore[misc]
         self.scopes = row.scopes.split()
         self._secret_hash = row.secret_hash
         self.disabled = row.disabled_at is not None
+        self.valid_after = row.valid_after
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -188,7 +189,9 @@ class _Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
 
     def introspect_token(self, token: _JWTToken) -> dict[str, Any]:
         c = token.claims
-        if self.verifier.revocations.is_revoked(str(c["jti"])):
+        try:
+            self.verifier.check_state(c)
+        except LGSPError:
             return {"active": False}
         return {
             "active": True,
@@ -234,6 +237,7 @@ class LGSPAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             agency=client.agency,
             scope=scope,
             ttl=self._settings.access_token_ttl_seconds,
+            client_valid_after=client.valid_after,
         )
         return tokens.encode(self._keys, claims)
 

@@ -1,7 +1,15 @@
 """Access tokens: RFC 9068 JWTs, issued by the authorization server and verified on every call.
 
 Verification is on the hot path of every request: keys come from the KeyStore's in-memory
-snapshot and revocations from an in-memory set refreshed from the database every second.
+snapshot, and the two things that end a token early from an in-memory copy that every API
+process reloads from the database when it is older than ``LGSP_TOKEN_STATE_REFRESH_SECONDS``
+(0.25 s by default; that is how stale a process may be):
+
+- revoked tokens (RFC 7009), by ``jti``;
+- each client's "valid after" time, set when the client is disabled, its secret is rotated or its
+  scopes change (lgsp.auth.models): a token issued before it is refused. A token records the
+  client's valid-after time it was issued under (claim ``lgsp_cva``, microseconds since the
+  epoch), so a token issued in the same second as a rotation, after it, is told apart exactly.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
@@ -19,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.auth.keys import KeyStore
-from lgsp.auth.models import RevokedToken
+from lgsp.auth.models import OAuthClient, RevokedToken
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import Unauthorized
 from lgsp.kit.timeutil import utcnow
@@ -43,11 +51,31 @@ class Principal:
         return scope in self.scopes
 
 
+CLIENT_VALID_AFTER_CLAIM = "lgsp_cva"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 def issue_claims(
-    settings: Settings, *, client_id: str, agency: str, scope: str, ttl: int
+    settings: Settings,
+    *,
+    client_id: str,
+    agency: str,
+    scope: str,
+    ttl: int,
+    client_valid_after: datetime | None = None,
 ) -> dict[str, object]:
     now = int(time.time())
+    extra: dict[str, object] = {}
+    if client_valid_after is not None:
+        extra[CLIENT_VALID_AFTER_CLAIM] = epoch_micros(client_valid_after)
     return {
+        **extra,
         "iss": settings.issuer,
         "sub": client_id,
         "aud": settings.audience,
@@ -68,11 +96,18 @@ def encode(keys: KeyStore, claims: dict[str, object]) -> str:
 
 
 class RevocationList:
-    def __init__(self, sessions: sessionmaker[Session], *, refresh_seconds: float = 1.0) -> None:
+    """Revoked tokens and clients' valid-after times, as of the last reload (shared by threads).
+
+    A process reloads both in one short read when its copy is older than ``refresh_seconds``;
+    a revocation made here is seen here at once.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, refresh_seconds: float = 0.25) -> None:
         self._sessions = sessions
         self._refresh = refresh_seconds
         self._jtis: frozenset[str] = frozenset()
-        self._loaded = 0.0
+        self._valid_after: dict[str, int] = {}
+        self._loaded = -float("inf")
         self._lock = threading.Lock()
 
     def _reload(self) -> None:
@@ -80,15 +115,30 @@ class RevocationList:
             rows = session.scalars(
                 select(RevokedToken.jti).where(RevokedToken.expires_at > utcnow())
             )
-            self._jtis = frozenset(rows)
+            jtis = frozenset(rows)
+            clients = session.execute(
+                select(OAuthClient.client_id, OAuthClient.valid_after).where(
+                    OAuthClient.valid_after.is_not(None)
+                )
+            )
+            valid_after = {cid: epoch_micros(at) for cid, at in clients if at is not None}
+        self._jtis, self._valid_after = jtis, valid_after
         self._loaded = time.monotonic()
 
-    def is_revoked(self, jti: str) -> bool:
+    def _fresh(self) -> None:
         if time.monotonic() - self._loaded > self._refresh:
             with self._lock:
                 if time.monotonic() - self._loaded > self._refresh:
                     self._reload()
+
+    def is_revoked(self, jti: str) -> bool:
+        self._fresh()
         return jti in self._jtis
+
+    def client_valid_after(self, client_id: str) -> int | None:
+        """Microseconds since the epoch before which the client's tokens are refused."""
+        self._fresh()
+        return self._valid_after.get(client_id)
 
     def revoke(self, jti: str, expires_at: int) -> None:
         with transaction(self._sessions) as session:
@@ -139,11 +189,29 @@ class TokenVerifier:
             raise Unauthorized(f"the access token is not valid: {exc.description or exc}") from exc
         return claims
 
+    def check_state(self, claims: dict[str, object]) -> None:
+        """Refuse a token revoked, or issued before its client was disabled, rotated or changed."""
+        if self.revocations.is_revoked(str(claims["jti"])):
+            raise Unauthorized("the access token has been revoked")
+        valid_after = self.revocations.client_valid_after(str(claims["client_id"]))
+        if valid_after is None:
+            return
+        issued_under = claims.get(CLIENT_VALID_AFTER_CLAIM)
+        if isinstance(issued_under, int):
+            current = issued_under >= valid_after
+        else:  # issued before the client's first change
+            iat = claims.get("iat")
+            current = isinstance(iat, int | float) and iat * 1_000_000 > valid_after
+        if not current:
+            raise Unauthorized(
+                "the access token is no longer valid: its client was disabled, given a new "
+                "secret or other scopes after it was issued; request a new token"
+            )
+
     def principal(self, token: str) -> Principal:
         claims = self.decode(token)
         jti = str(claims["jti"])
-        if self.revocations.is_revoked(jti):
-            raise Unauthorized("the access token has been revoked")
+        self.check_state(claims)
         scope = claims.get("scope") or ""
         return Principal(
             client_id=str(claims["client_id"]),

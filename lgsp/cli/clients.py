@@ -58,7 +58,7 @@ def rotate_secret(
 
 @app.command("disable")
 def disable(client_id: str, actor: ActorOption = None) -> None:
-    """Refuse new tokens to a client (tokens already issued expire by themselves)."""
+    """Refuse new tokens to a client; the tokens it already holds stop working too."""
     service.set_disabled(session_factory(), client_id, True, actor=cli_actor(actor))
     console.print(f"disabled {client_id}")
 

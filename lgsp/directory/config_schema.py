@@ -12,6 +12,7 @@ import lgsp_adapters.envref as envref
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from lgsp.kit.errors import Misconfigured
+from lgsp.kit.ratelimit import Rate
 
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
 # (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
@@ -118,6 +119,8 @@ class AgencyConfig(_Strict):
     parent: AgencyCode | None = None
     active: bool = True
     endpoint: EndpointConfig | None = None
+    # Requests all the agency's clients together may make (token bucket), beyond each client's.
+    quota: Rate | None = None
 
 
 class MessageTypeConfig(_Strict):

@@ -24,6 +24,8 @@ class Agency(Base):
     kind: Mapped[str] = mapped_column(String(40))
     parent_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # {"per_second", "burst"}: the agency's request quota (lgsp.kit.ratelimit.Rate), if any.
+    quota: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class Endpoint(Base):

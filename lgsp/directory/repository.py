@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.directory.routing import is_granted, resolve_recipients
 from lgsp.kit.errors import Unavailable
+from lgsp.kit.ratelimit import Rate
 
 # --- the snapshot --------------------------------------------------------------------------
 # Dict-valued fields (settings, condition, operation) are private copies; treat them as
@@ -48,6 +49,7 @@ class AgencyInfo:
     parent_code: str | None
     active: bool
     endpoint: EndpointInfo | None
+    quota: Rate | None = None
 
     @property
     def delivery(self) -> Literal["push", "pull"] | None:
@@ -190,6 +192,7 @@ def load_directory(session: Session) -> Directory:
             parent_code=a.parent_code,
             active=a.active,
             endpoint=endpoints.get(a.code),
+            quota=Rate.model_validate(a.quota) if a.quota else None,
         )
         for a in session.scalars(select(Agency).order_by(Agency.code))
     }

@@ -191,8 +191,14 @@ class NoRecipient(Unprocessable):
 class ValidationFailed(Unprocessable):
     slug, title = "validation-failed", "Payload failed validation"
 
-    def __init__(self, detail: str, errors: list[dict[str, Any]], **kw: Any) -> None:
-        super().__init__(detail, extra={"errors": errors}, **kw)
+    def __init__(
+        self, detail: str, errors: list[dict[str, Any]], *, omitted: int = 0, **kw: Any
+    ) -> None:
+        # omitted: how many more errors were found than ``errors`` lists (lists are capped).
+        extra: dict[str, Any] = {"errors": errors}
+        if omitted:
+            extra["errors_omitted"] = omitted
+        super().__init__(detail, extra=extra, **kw)
         self.errors = errors
 
 

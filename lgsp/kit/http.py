@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,9 +40,12 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 class RequestContextMiddleware:
     """Gives every request an id and a W3C trace context, and enforces the body size limit."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, by_type: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.limits = BodyLimits(max_body_bytes, by_type or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,31 +65,42 @@ class RequestContextMiddleware:
             (b"x-request-id", request_id.encode()),
             (b"traceparent", f"00-{trace_id}-{span_id}-{flags}".encode()),
         ]
-        limit = self.max_body_bytes
+        limit, ceiling = self.limits.for_request(scope)
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > limit
+                too_big = int(declared) > ceiling
             except ValueError:
                 too_big = False
             if too_big:
-                await _send_problem(
+                await send_problem(
                     send,
-                    PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes"),
+                    PayloadTooLarge(f"the request body exceeds the limit of {ceiling} bytes"),
                     extra,
                     instance=scope.get("path"),
                 )
                 return
 
         received = 0
+        # Kept only where the limit depends on the message type named inside the body.
+        chunks: list[bytes] | None = [] if ceiling > limit else None
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+                body = message.get("body", b"")
+                received += len(body)
+                if received > ceiling:
+                    raise PayloadTooLarge(f"the request body exceeds the limit of {ceiling} bytes")
+                if chunks is not None:
+                    chunks.append(body)
+                    if not message.get("more_body", False) and received > limit:
+                        allowed = self.limits.for_body(b"".join(chunks))
+                        if received > allowed:
+                            raise PayloadTooLarge(
+                                f"the request body exceeds the limit of {allowed} bytes"
+                            )
             return message
 
         async def send_with_ids(message: Message) -> None:
@@ -96,13 +111,50 @@ class RequestContextMiddleware:
         await self.app(scope, limited_receive, send_with_ids)
 
 
-async def _send_problem(
-    send: Send, exc: LGSPError, extra: list[tuple[bytes, bytes]], instance: str | None
+_VALIDATE_PATH = re.compile(r"^/v1/schemas/([^/]+)/validate$")
+
+
+class BodyLimits:
+    """The body size limit of a request: the default, or its message type's own
+    (LGSP_MAX_BODY_BYTES_BY_TYPE). A send names its type inside the body, so a send may stream
+    up to the largest limit of any type, and is then held to its own type's."""
+
+    def __init__(self, default: int, by_type: Mapping[str, int]) -> None:
+        self.default = default
+        self.by_type = dict(by_type)
+        self.largest = max([default, *self.by_type.values()])
+
+    def for_request(self, scope: Scope) -> tuple[int, int]:
+        """(the limit if the body names no type of its own, the most that may be read)."""
+        path = scope.get("path", "")
+        if scope.get("method") == "POST" and path == "/v1/messages":
+            return self.default, self.largest
+        match = _VALIDATE_PATH.match(path)
+        if match:
+            limit = self.by_type.get(match.group(1), self.default)
+            return limit, limit
+        return self.default, self.default
+
+    def for_body(self, body: bytes) -> int:
+        try:
+            kind = jsonutil.loads(body).get("type")
+        except (jsonutil.JSONDecodeError, AttributeError):
+            return self.default  # the endpoint explains what is wrong with it
+        return self.by_type.get(kind, self.default) if isinstance(kind, str) else self.default
+
+
+async def send_problem(
+    send: Send,
+    exc: LGSPError,
+    extra: Sequence[tuple[bytes, bytes]] = (),
+    instance: str | None = None,
 ) -> None:
+    """Answer with ``exc`` as problem+json straight from ASGI middleware."""
     body = jsonutil.dumps(public_problem(exc.to_problem(instance)))
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
         *extra,
     ]
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})

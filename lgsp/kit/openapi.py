@@ -25,6 +25,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from lgsp.kit.ratelimit import UNLIMITED_PATHS
+
 PROBLEM_JSON = "application/problem+json"
 SCHEME = "client_credentials"
 
@@ -464,7 +466,10 @@ DEAD_LETTERS: dict[int | str, dict[str, Any]] = {
 DEAD_LETTER = {**ok(DeadLetterWithPayload), **problems(404, 422)}
 REPLAY = {**ok(Replayed), **problems(400, 413, 415, 422)}
 LOG = {**ok(LogPage), **problems(422)}
-VERIFY = ok(VerifyReport)
+VERIFY = {
+    **ok(VerifyReport),
+    409: problem(409, "A verification is already running; retry after the Retry-After seconds"),
+}
 HEALTH = ok(Health)
 READY = {
     **ok(Readiness),
@@ -577,6 +582,8 @@ def finish(
                     parameter["schema"] = documented
             if path.startswith(("/v1/", "/oauth/", "/token")):
                 responses.setdefault("503", problem(503))
+            if path not in UNLIMITED_PATHS:  # rate limits (lgsp.kit.ratelimit)
+                responses.setdefault("429", problem(429))
             for response in responses.values():
                 _fix_422(response)
                 _bare_refs(response)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from lgsp.auth.deps import Auditor
 from lgsp.kit import openapi
 from lgsp.kit.ids import MAX_ROW_ID
+from lgsp.kit.ratelimit import one_at_a_time
 from lgsp.kit.timeutil import LocalDateTime
 from lgsp.messagelog import reading
 
@@ -86,6 +87,12 @@ async def verify(request: Request, principal: Auditor) -> dict[str, Any]:
     from lgsp.messagelog.verify import verify_log
 
     platform = request.app.state.platform
-    report = await run_in_threadpool(verify_log, platform.sessions, platform.keys.all_public_jwks())
+
+    def run() -> Any:
+        # A full verification reads the whole log: one at a time on the platform, or 409.
+        with one_at_a_time(platform.engine, "log-verify", "a verification of the log"):
+            return verify_log(platform.sessions, platform.keys.all_public_jwks())
+
+    report = await run_in_threadpool(run)
     result: dict[str, Any] = report.to_dict()
     return result

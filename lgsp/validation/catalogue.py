@@ -36,6 +36,10 @@ ID_BASE = "https://lgsp.example/schemas/"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.json")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
+_MISSING = object()
+# Validation answers list at most this many errors, and count at most COUNTED_ERRORS.
+REPORTED_ERRORS = 100
+COUNTED_ERRORS = 10_000
 
 
 class SchemaLoadError(Misconfigured):
@@ -94,8 +98,11 @@ class SchemaCatalogue:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def errors(self, schema_id: str, payload: Any) -> list[ErrorEntry]:
-        """Every error of ``payload`` against a message schema, sorted by JSON pointer.
+    def errors(
+        self, schema_id: str, payload: Any, *, at_most: int | None = None
+    ) -> list[ErrorEntry]:
+        """Every error of ``payload`` against a message schema, sorted by JSON pointer (only
+        the first ``at_most`` the validator finds, when given).
 
         Each entry is ``{"pointer", "keyword", "message"}``; an empty list means valid.
         Raises ``KeyError`` for an unknown schema id (or a definitions-only schema) and
@@ -107,6 +114,8 @@ class SchemaCatalogue:
         try:
             for error in validator.iter_errors(payload):
                 found.extend(entries(error))
+                if at_most is not None and len(found) >= at_most:
+                    break
         except ValueError as exc:
             # Only values parsed from JSON reach here; anything else is a caller's bug.
             raise TypeError(f"payload is not JSON data: {exc}") from exc
@@ -117,13 +126,20 @@ class SchemaCatalogue:
         return not self.errors(schema_id, payload)
 
     def check(self, schema_id: str, payload: Any) -> None:
-        """Raise ``ValidationFailed`` (422, every error with its pointer) unless valid."""
-        found = self.errors(schema_id, payload)
+        """Raise ``ValidationFailed`` (422, each error with its pointer) unless valid.
+
+        A hostile payload can hold an error per element: the answer lists the first
+        ``REPORTED_ERRORS`` by pointer and counts the rest, and the validator stops after
+        ``COUNTED_ERRORS`` (then the count says "more than")."""
+        found = self.errors(schema_id, payload, at_most=COUNTED_ERRORS + 1)
         if found:
             full_id = self.resolve(schema_id)
             noun = "error" if len(found) == 1 else "errors"
+            count = f"more than {COUNTED_ERRORS}" if len(found) > COUNTED_ERRORS else len(found)
             raise ValidationFailed(
-                f"{len(found)} validation {noun} in {full_id}", [dict(e) for e in found]
+                f"{count} validation {noun} in {full_id}",
+                [dict(e) for e in found[:REPORTED_ERRORS]],
+                omitted=min(len(found), COUNTED_ERRORS) - min(len(found), REPORTED_ERRORS),
             )
 
     # -- loading -------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ def live_platform(
     database_url: str, *, config_dir: Path | None = None, **overrides: Any
 ) -> Iterator[LivePlatform]:
     overrides.setdefault("inprocess_workers", False)
+    # Tests make many requests from one address; tests of the limits turn them on.
+    overrides.setdefault("rate_limits_enabled", False)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = make_settings(database_url, base, **overrides)

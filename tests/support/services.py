@@ -29,7 +29,7 @@ def _port_open(host: str, port: int) -> bool:
 
 def require(service: str) -> None:
     """Skip the test when ``service`` is down on a developer machine; fail it in CI."""
-    port = {"postgresql": 5432, "rabbitmq": 5672}[service]
+    port = {"postgresql": 5432, "rabbitmq": 5672, "redis": 6379}[service]
     if _port_open("127.0.0.1", port):
         return
     message = f"{service} is not answering on 127.0.0.1:{port}"

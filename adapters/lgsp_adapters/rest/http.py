@@ -29,6 +29,7 @@ from lgsp_adapters.base import (
     UpstreamTimeout,
     classify_http_status,
 )
+from lgsp_adapters.deadline import Deadline, body_deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,21 +104,31 @@ def send(
     timeout: float,
     max_reply_bytes: int,
 ) -> Reply:
-    """One HTTP exchange; network failures become RetriableError / UpstreamTimeout."""
+    """One HTTP exchange; network failures become RetriableError / UpstreamTimeout.
+
+    ``timeout`` is the whole exchange's: connect, headers and body (lgsp_adapters.deadline)."""
+    deadline = Deadline(timeout)
     try:
         response: Any = pool.request(
             method,
             url,
             body=body,
             headers=headers,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            timeout=urllib3.Timeout(total=timeout, connect=timeout, read=timeout),
             preload_content=False,
             redirect=False,
         )
         try:
-            data = read_capped(
-                response.stream(_CHUNK), max_reply_bytes, url, status=response.status
-            )
+            with body_deadline(response, deadline) as cut:
+                try:
+                    data = read_capped(
+                        response.stream(_CHUNK), max_reply_bytes, url, status=response.status
+                    )
+                except Exception:
+                    if not cut():
+                        raise
+                if cut():
+                    raise UpstreamTimeout(f"{url} did not answer in full within {timeout:g}s")
         except BaseException:
             # A half-read connection must not go back to the pool: close it instead.
             response.close()

@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from zeep.transports import Transport
 
 from lgsp_adapters.base import Capture, truncate
+from lgsp_adapters.deadline import Deadline, body_deadline
 from lgsp_adapters.rest.http import read_capped
 
 Origin = tuple[str, str, int]
@@ -61,12 +62,19 @@ class NoRedirectSession(requests.Session):
         return None
 
 
-def _read(response: requests.Response, limit: int, source: str) -> bytes:
-    """The body of a streamed response, capped; stored where requests keeps a read body."""
-    with response:
-        content = read_capped(
-            response.iter_content(64 * 1024), limit, source, status=response.status_code
-        )
+def _read(response: requests.Response, limit: int, source: str, deadline: Deadline) -> bytes:
+    """The body of a streamed response, capped and within the exchange's deadline
+    (lgsp_adapters.deadline); stored where requests keeps a read body."""
+    with response, body_deadline(response.raw, deadline) as cut:
+        try:
+            content = read_capped(
+                response.iter_content(64 * 1024), limit, source, status=response.status_code
+            )
+        except Exception:
+            if not cut():
+                raise
+        if cut():
+            raise requests.ReadTimeout(f"{source} did not answer in full within the deadline")
     response._content = content  # the attribute behind .content, .text and zeep's parsing
     return content
 
@@ -105,10 +113,11 @@ class GuardedTransport(Transport):
         return content
 
     def _load_remote_data(self, url: str) -> bytes:
+        deadline = Deadline(self.load_timeout)
         response = self.session.get(
             url, timeout=self.load_timeout, allow_redirects=False, stream=True
         )
-        content = _read(response, self.max_reply_bytes, url)
+        content = _read(response, self.max_reply_bytes, url, deadline)
         if 300 <= response.status_code < 400:
             raise DestinationRefused(
                 f"{url} answered HTTP {response.status_code} (a redirect); redirects are refused"
@@ -130,6 +139,7 @@ class GuardedTransport(Transport):
             exchange.captures.append(
                 Capture("request", headers.get("Content-Type", "text/xml"), truncate(body))
             )
+        deadline = Deadline(self.operation_timeout)
         response = self.session.post(
             address,
             data=message,
@@ -138,7 +148,7 @@ class GuardedTransport(Transport):
             allow_redirects=False,
             stream=True,
         )
-        _read(response, self.max_reply_bytes, address)
+        _read(response, self.max_reply_bytes, address, deadline)
         if exchange is not None:
             exchange.status_code = response.status_code
             exchange.retry_after = response.headers.get("Retry-After")

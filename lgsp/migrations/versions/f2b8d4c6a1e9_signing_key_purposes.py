@@ -5,7 +5,7 @@ platform creates a token key and a seal key at its next start and retires them),
 for the tokens they signed and keep verifying the batches they sealed.
 
 Revision ID: f2b8d4c6a1e9
-Revises: c3a7e2d91f04
+Revises: e7a9c1d3f5b2
 Create Date: 2026-12-02 19:10:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f2b8d4c6a1e9"
-down_revision: str | None = "c3a7e2d91f04"
+down_revision: str | None = "e7a9c1d3f5b2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
