@@ -86,6 +86,10 @@ def mediation_province(
         operation={"method": "GET", "path": "/land/certificates/{SoPhatHanh}"},
         response_schema="land-certificate/1",
     )
+    # The sample's look-up without its contract: the adapter alone judges the request.
+    province.add_service(
+        LAND_REGISTRY, "LookupCertificateRaw", operation={"operation": "LookupCertificate"}
+    )
     # The recipient echoes GETs: shows what path and query reached it.
     province.add_service(
         JUSTICE, "Echo", operation={"method": "GET", "sub_paths": ["/ho-so/{MaHoSo}"]}
@@ -93,7 +97,9 @@ def mediation_province(
     province.add_service(
         JUSTICE, "GuiTinNhan", operation={"path": "/sms"}, request_schema="sms-notification/1"
     )
-    province.add_grant(agency="@reception", call=[f"{JUSTICE}/*"])
+    province.add_grant(
+        agency="@reception", call=[f"{JUSTICE}/*", f"{LAND_REGISTRY}/LookupCertificateRaw"]
+    )
     if edit is not None:
         edit(province)
     return province.save()

@@ -185,7 +185,11 @@ class SoapAdapter(Adapter):
             )
         if isinstance(exc, XMLSyntaxError | etree.LxmlError):
             return PermanentError(f"unreadable reply: {exc}", **extra)
-        if isinstance(exc, ZeepValidationError | TypeError):
+        if isinstance(exc, ZeepValidationError | TypeError) or (
+            # zeep refuses a value of the wrong shape (an object or list for a string) with a
+            # ValueError, before anything is sent.
+            isinstance(exc, ValueError) and status is None
+        ):
             # The payload does not fit the operation's parameters: resending cannot help.
             return PermanentError(f"payload does not fit the operation: {exc}", **extra)
         if isinstance(exc, requests.Timeout):
