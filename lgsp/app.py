@@ -13,6 +13,7 @@ from lgsp.auth import endpoints as auth_endpoints
 from lgsp.background import start_delivery, start_sealer
 from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
+from lgsp.kit import openapi
 from lgsp.kit.http import RequestContextMiddleware, install_error_handlers
 from lgsp.mediation import endpoints as mediation_endpoints
 from lgsp.messagelog import endpoints as messagelog_endpoints
@@ -75,5 +76,6 @@ def create_app(
         messagelog_endpoints,
     ):
         app.include_router(module.router)
+    openapi.install(app, servers=[settings.issuer])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

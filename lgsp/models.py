@@ -3,6 +3,7 @@
 from lgsp.auth.models import OAuthClient, RevokedToken, SigningKey
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.exchange.models import Delivery, DeliveryState, Message
+from lgsp.exchange.parties import DossierParty
 from lgsp.kit.db import Base
 from lgsp.messagelog.models import LogBatch, LogEntry
 
@@ -11,6 +12,7 @@ __all__ = [
     "Base",
     "Delivery",
     "DeliveryState",
+    "DossierParty",
     "Endpoint",
     "Grant",
     "LogBatch",

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    # The public base URL: the JWT issuer and the base of every URL in metadata.
-    issuer: str = "http://127.0.0.1:8080"
+    # The public base URL: the JWT issuer and the base of every URL in metadata. Unset, it is
+    # http://<host>:<port> (127.0.0.1 for a wildcard host), so LGSP_PORT alone moves it too.
+    issuer: str = ""
     audience: str = "lgsp"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     # How long a retired signing key stays published in the JWKS (must cover the token lifetime).
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
         if self.inprocess_workers is not None:
             return self.inprocess_workers
         return self.transport == "embedded"
+
+    @model_validator(mode="after")
+    def _derive_issuer(self) -> Settings:
+        if not self.issuer:
+            wildcard = self.host in ("0.0.0.0", "::", "")  # noqa: S104 - not binding here
+            host = "127.0.0.1" if wildcard else f"[{self.host}]" if ":" in self.host else self.host
+            self.issuer = f"http://{host}:{self.port}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -41,8 +41,10 @@ REPORT = ROOT / "docs" / "testing.md"
 SCRATCH = ROOT / ".mutation"
 BEGIN, END = "<!-- mutants:begin -->", "<!-- mutants:end -->"
 VERDICT_PLACEHOLDER = "Verdict: _killed by `<test>`, or equivalent because ..._"
-# Packages the tests import: copied into the scratch tree so that they import the mutated copy.
-PACKAGES = ["lgsp", "adapters"]
+# Packages the tests import, by import name, and where each lives in the repository. Each is laid
+# out at the top of the scratch tree under its import name (mutmut names a mutant after its path
+# there, and puts the mutated copy first on sys.path, ahead of the editable install).
+PACKAGES = {"lgsp": "lgsp", "lgsp_adapters": "adapters/lgsp_adapters"}
 SEP = "ǁ"  # mutmut's separator in the names of mutated methods: xǁClassǁmethod__mutmut_N
 
 DETECTED = {"killed", "caught by type check"}
@@ -58,8 +60,19 @@ class Module:
     pytest: list[str] = field(default_factory=list)
 
     @property
+    def scratch_source(self) -> str:
+        """The source's path in the scratch tree, where packages sit under their import names."""
+        for name, path in PACKAGES.items():
+            if self.source.startswith(path + "/"):
+                return name + self.source.removeprefix(path)
+        raise SystemExit(
+            f"module {self.name}: {self.source} is in none of the packages "
+            f"{', '.join(PACKAGES.values())} (tools/mutation.py PACKAGES)"
+        )
+
+    @property
     def dotted(self) -> str:
-        return self.source.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        return self.scratch_source.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
 
     def globs(self) -> list[str]:
         """mutmut mutant-name patterns for the configured functions (all of the file if none)."""
@@ -131,7 +144,9 @@ def prepare(module: Module, defaults: dict[str, Any]) -> Path:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     also_copy = list(defaults.get("also_copy", []))
-    for entry in [*PACKAGES, "tests", *also_copy]:
+    for name, path in PACKAGES.items():
+        (work / name).symlink_to(ROOT / path, target_is_directory=True)
+    for entry in ["tests", *also_copy]:
         (work / entry).symlink_to(ROOT / entry, target_is_directory=True)
     selection = list(module.tests)
     if module.k:
@@ -141,8 +156,8 @@ def prepare(module: Module, defaults: dict[str, Any]) -> Path:
         [
             "",
             "[tool.mutmut]",
-            f"source_paths = {toml_list(PACKAGES)}",
-            f"only_mutate = {toml_list([module.source])}",
+            f"source_paths = {toml_list(list(PACKAGES))}",
+            f"only_mutate = {toml_list([module.scratch_source])}",
             f"also_copy = {toml_list(also_copy)}",
             f"pytest_add_cli_args = {toml_list(pytest_args)}",
             f"pytest_add_cli_args_test_selection = {toml_list(selection)}",
@@ -290,7 +305,7 @@ def run_module(module: Module, defaults: dict[str, Any], children: int) -> dict[
     result["per_mutant_seconds"] = round(seconds / counts["mutants"], 2) if statuses else None
     survivors = []
     alive = [n for n in statuses if statuses[n] not in DETECTED and statuses[n] != "timeout"]
-    diffs = mutant_diffs(work, module.source, alive)
+    diffs = mutant_diffs(work, module.scratch_source, alive)
     for name in sorted(alive, key=_mutant_order):
         entry = {"mutant": name, "status": statuses[name]}
         entry.update(file_diff(source_text, module.source, name, diffs[name]))

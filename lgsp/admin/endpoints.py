@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lgsp.admin import service
 from lgsp.auth.deps import Admin
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
@@ -28,7 +28,7 @@ class ReplayRequest(BaseModel):
     all: bool = False
 
 
-@router.get("/dead-letters", summary="Dead-lettered deliveries")
+@router.get("/dead-letters", summary="Dead-lettered deliveries", responses=openapi.DEAD_LETTERS)
 async def dead_letters(
     request: Request,
     principal: Admin,
@@ -44,7 +44,11 @@ async def dead_letters(
     return {"items": [asdict(i) for i in items]}
 
 
-@router.get("/dead-letters/{delivery_id}", summary="One dead letter with its message")
+@router.get(
+    "/dead-letters/{delivery_id}",
+    summary="One dead letter with its message",
+    responses=openapi.DEAD_LETTER,
+)
 async def dead_letter(request: Request, delivery_id: int, principal: Admin) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request.app.state.platform.sessions() as session:
@@ -58,7 +62,12 @@ async def dead_letter(request: Request, delivery_id: int, principal: Admin) -> d
     return await run_in_threadpool(run)
 
 
-@router.post("/dead-letters/replay", summary="Replay dead letters")
+@router.post(
+    "/dead-letters/replay",
+    summary="Replay dead letters",
+    responses=openapi.REPLAY,
+    openapi_extra=openapi.json_body(ReplayRequest),
+)
 async def replay(request: Request, principal: Admin) -> dict[str, Any]:
     """Reopen dead deliveries by ``delivery_ids``, ``message_ids``, ``recipient`` or ``all``.
     They are delivered again from the start of a new retry window."""

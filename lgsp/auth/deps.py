@@ -31,7 +31,7 @@ _SCHEME = OAuth2(
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized("an access token is required (Authorization: Bearer ...)", error="")
+        raise Unauthorized("an access token is required (Authorization: Bearer ...)", error=None)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
@@ -51,8 +51,10 @@ def current_principal(request: Request) -> Principal:
 def require_scopes(*any_of: str) -> Callable[[Request], Principal]:
     """The caller must hold at least one of ``any_of``."""
 
+    # The scopes reach the OpenAPI document as one requirement; lgsp.kit.openapi splits it
+    # into alternatives (any one of them suffices).
     def dependency(
-        request: Request, _documented: Annotated[str | None, Security(_SCHEME)] = None
+        request: Request, _documented: str | None = Security(_SCHEME, scopes=list(any_of))
     ) -> Principal:
         principal = current_principal(request)
         if any_of and not any(principal.has(s) for s in any_of):

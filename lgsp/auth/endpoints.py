@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.server import FormRequest, LGSPAuthorizationServer
+from lgsp.kit import openapi
 from lgsp.kit.errors import UnsupportedMediaType
 
 router = APIRouter(tags=["oauth"])
@@ -44,7 +45,12 @@ def _server(request: Request) -> LGSPAuthorizationServer:
     return server
 
 
-@router.post("/oauth/token", summary="Issue an access token (client credentials grant)")
+@router.post(
+    "/oauth/token",
+    summary="Issue an access token (client credentials grant)",
+    responses=openapi.TOKEN,
+    openapi_extra=openapi.form_body(openapi.TokenRequest),
+)
 async def token(request: Request) -> Response:
     """RFC 6749 §4.4 client credentials. Authenticate with HTTP Basic (client_secret_basic) or
     with ``client_id`` and ``client_secret`` in the form (client_secret_post). Answers
@@ -53,33 +59,54 @@ async def token(request: Request) -> Response:
     return _respond(await run_in_threadpool(_server(request).create_token_response, req))
 
 
-@router.post("/token", summary="Issue an access token (alias of /oauth/token)")
+@router.post(
+    "/token",
+    summary="Issue an access token (alias of /oauth/token)",
+    responses=openapi.TOKEN,
+    openapi_extra=openapi.form_body(openapi.TokenRequest),
+)
 async def token_alias(request: Request) -> Response:
     """The same as ``POST /oauth/token``, at the path agency systems commonly use."""
     req = await _form_request(request, "/token")
     return _respond(await run_in_threadpool(_server(request).create_token_response, req))
 
 
-@router.post("/oauth/introspect", summary="Token introspection (RFC 7662)")
+@router.post(
+    "/oauth/introspect",
+    summary="Token introspection (RFC 7662)",
+    responses=openapi.INTROSPECT,
+    openapi_extra=openapi.form_body(openapi.TokenLookupRequest),
+)
 async def introspect(request: Request) -> Response:
     req = await _form_request(request, "/oauth/introspect")
     server = _server(request)
     return _respond(await run_in_threadpool(server.create_endpoint_response, "introspection", req))
 
 
-@router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")
+@router.post(
+    "/oauth/revoke",
+    summary="Token revocation (RFC 7009)",
+    responses=openapi.REVOKE,
+    openapi_extra=openapi.form_body(openapi.TokenLookupRequest),
+)
 async def revoke(request: Request) -> Response:
     req = await _form_request(request, "/oauth/revoke")
     server = _server(request)
     return _respond(await run_in_threadpool(server.create_endpoint_response, "revocation", req))
 
 
-@router.get("/.well-known/oauth-authorization-server", summary="Server metadata (RFC 8414)")
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="Server metadata (RFC 8414)",
+    responses=openapi.METADATA,
+)
 async def metadata(request: Request) -> dict[str, Any]:
     return _server(request).metadata()
 
 
-@router.get("/.well-known/jwks.json", summary="Public signing keys (RFC 7517)")
+@router.get(
+    "/.well-known/jwks.json", summary="Public signing keys (RFC 7517)", responses=openapi.KEYS
+)
 async def jwks(request: Request) -> Response:
     keys = await run_in_threadpool(request.app.state.platform.keys.jwks)
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})

@@ -8,8 +8,10 @@ to our HTTP layer.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lgsp.auth import tokens
 from lgsp.auth.keys import KeyStore
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import verify_secret
+from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.kit.errors import LGSPError
 from lgsp.settings import Settings
 
@@ -61,7 +63,9 @@ class Client(ClientMixin):  # type: ignore[misc]
         return " ".join(s for s in scope.split() if s in self.scopes)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return not self.disabled and verify_secret(client_secret, self._secret_hash)
+        # Hash first: a disabled (or unknown) client takes as long to refuse as a wrong secret.
+        matches = verify_secret(client_secret, self._secret_hash)
+        return matches and not self.disabled
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS
@@ -77,6 +81,22 @@ class Client(ClientMixin):  # type: ignore[misc]
 
     def get_default_redirect_uri(self) -> None:
         return None
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_secret(secrets.token_urlsafe(32))
+
+
+class _UnknownClient(Client):
+    """Stands for a client id that does not exist: refused after hashing, like a wrong secret."""
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        self.agency = ""
+        self.scopes = []
+        self._secret_hash = _dummy_hash()
+        self.disabled = True
 
 
 class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
@@ -204,6 +224,7 @@ class LGSPAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         )
         self.register_endpoint(_Introspection(verifier))
         self.register_endpoint(_Revocation(verifier))
+        _dummy_hash()  # made now, so the first unknown client is not slower than the next
 
     def _generate_access_token(self, client: Client, grant_type: str, user: Any, scope: str) -> str:
         claims = tokens.issue_claims(
@@ -218,7 +239,9 @@ class LGSPAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Client | None:
         with self._sessions() as session:
             row = session.get(OAuthClient, client_id)
-            return Client(row) if row is not None else None
+            # An unknown client fails exactly as a wrong secret does, after the same hashing,
+            # so neither the answer nor its time tells which client ids exist.
+            return Client(row) if row is not None else _UnknownClient(client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """JWT access tokens are self-contained: nothing to store."""

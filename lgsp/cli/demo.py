@@ -5,6 +5,11 @@ Resources and Environment and copies it to the national portal; the department r
 2, 4, 9 and 10 back to the office, each copied to the portal. The demo checks every delivery and
 finally the portal simulator's view of the dossier, and exits non-zero if any step did not
 complete.
+
+The sample dossier and status updates come from the ``lgsp.demo`` entry-point group (entries
+``dossier`` and ``status``, registered by the lgsp-sims distribution); the platform's and the
+portal simulator's addresses from the settings and from ``<var_dir>/simulators.json``, which
+`lgsp dev` writes, so the demo follows ``LGSP_PORT`` and ``LGSP_VAR_DIR``.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import typer
-from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
 from rich.console import Console
 from rich.table import Table
+
+from lgsp.settings import Settings, get_settings
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 ONE_STOP = "000.00.01.H56"
@@ -29,6 +37,8 @@ DEPARTMENT = "000.00.12.H56"
 PORTAL = "000.00.00.G22"
 STATUSES = [2, 4, 9, 10]
 FINAL = {"delivered", "acked", "dead"}
+SAMPLES_GROUP = "lgsp.demo"
+PORTAL_SIMULATOR = "dvcqg"
 
 console = Console()
 
@@ -45,6 +55,37 @@ def _credentials(path: Path, client_id: str) -> tuple[str, str]:
         )
     entry = json.loads(path.read_text())[client_id]
     return entry["client_id"], entry["client_secret"]
+
+
+def _samples() -> tuple[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]]:
+    """The sample dossier and status-update makers registered in ``lgsp.demo``."""
+    found = {point.name: point for point in entry_points(group=SAMPLES_GROUP)}
+    missing = {"dossier", "status"} - set(found)
+    if missing:
+        raise DemoFailed(
+            f"no demo samples installed ({SAMPLES_GROUP} lacks {', '.join(sorted(missing))}): "
+            "install the simulators (pip install -e adapters/sims, done by `make install`)"
+        )
+    return found["dossier"].load(), found["status"].load()
+
+
+def _platform_url(s: Settings) -> str:
+    host = "127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host  # noqa: S104 - not binding
+    return f"http://{host}:{s.port}"
+
+
+def _portal_simulator_url(s: Settings) -> str:
+    from lgsp.devsetup import SIMULATOR_URLS
+
+    path = s.var_dir / SIMULATOR_URLS
+    try:
+        url: str = json.loads(path.read_text())[PORTAL_SIMULATOR]
+    except (OSError, ValueError, KeyError):
+        raise DemoFailed(
+            f"the portal simulator's address is not in {path}: start the platform with "
+            "`make run` first, or pass --portal-sim"
+        ) from None
+    return url
 
 
 def _token(http: httpx.Client, client: tuple[str, str]) -> str:
@@ -91,13 +132,17 @@ def _await_delivery(
 
 
 def demo(
-    url: Annotated[str, typer.Option(help="the platform's base URL")] = "http://127.0.0.1:8080",
-    portal_sim: Annotated[str, typer.Option(help="the portal simulator's base URL")] = (
-        "http://127.0.0.1:8181"
-    ),
-    clients_file: Annotated[Path, typer.Option(help="demo client secrets from `lgsp dev`")] = (
-        Path(".var/demo-clients.json")
-    ),
+    url: Annotated[
+        str | None, typer.Option(help="the platform's base URL [default: from LGSP_HOST/PORT]")
+    ] = None,
+    portal_sim: Annotated[
+        str | None,
+        typer.Option(help="the portal simulator's base URL [default: as `lgsp dev` started it]"),
+    ] = None,
+    clients_file: Annotated[
+        Path | None,
+        typer.Option(help="demo client secrets from `lgsp dev` [default: in LGSP_VAR_DIR]"),
+    ] = None,
     office_client: Annotated[str | None, typer.Option(help="id:secret of the office")] = None,
     department_client: Annotated[
         str | None, typer.Option(help="id:secret of the department")
@@ -106,7 +151,15 @@ def demo(
 ) -> None:
     """Walk a dossier from submission to result through a running platform."""
     try:
-        _run(url, portal_sim, clients_file, office_client, department_client, timeout)
+        s = get_settings()
+        _run(
+            url or _platform_url(s),
+            portal_sim or _portal_simulator_url(s),
+            clients_file or s.var_dir / "demo-clients.json",
+            office_client,
+            department_client,
+            timeout,
+        )
     except (DemoFailed, httpx.HTTPError) as exc:
         console.print(f"[bold red]demo failed:[/bold red] {exc}")
         raise typer.Exit(1) from None
@@ -127,6 +180,7 @@ def _run(
     department_client: str | None,
     timeout: float,
 ) -> None:
+    sample_dossier, sample_status = _samples()
     office = _pair(office_client, clients_file, f"demo-{ONE_STOP}")
     department = _pair(department_client, clients_file, f"demo-{DEPARTMENT}")
     now = datetime.now(VN)

@@ -79,13 +79,20 @@ def dev(
 ) -> None:
     """The whole platform on one machine: migrate, apply the sample province, create demo
     clients, start the simulators and serve (what `make run` does)."""
+    import os
+
     from lgsp.devsetup import prepare
+    from lgsp.settings import get_settings
 
     _logging("info")
+    if port is not None:
+        # As LGSP_PORT: the simulators, the issuer and the app served below all follow it.
+        os.environ["LGSP_PORT"] = str(port)
+        get_settings.cache_clear()
     s = settings()
     handle = prepare(s, simulators=simulators)
     try:
-        serve(host=None, port=port, workers=1, migrate=False, log_level="info")
+        serve(host=None, port=None, workers=1, migrate=False, log_level="info")
     finally:
         if handle is not None:
             handle.stop()

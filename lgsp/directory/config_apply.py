@@ -138,6 +138,7 @@ def _apply_directory(session: Session, cfg: ProvinceConfig, report: ApplyReport)
             "schema_id": mt.schema_id,
             "description": mt.description,
             "correlation_pointer": mt.correlation_pointer,
+            "dossier_role": mt.dossier,
         }
         _upsert(session, types, name, MessageType, values, counts["message_types"])
     session.flush()

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # Electronic identifier (Decision 20/2020/QĐ-TTg): four dotted groups ending in the province
 # (H..) or ministry (G..) letter code, or the short form used by some provinces (H56.14).
@@ -116,6 +116,15 @@ class MessageTypeConfig(_Strict):
     description: str = ""
     # JSON pointer to the ordering key (the dossier code); None: the message's correlation_id.
     correlation_pointer: str | None = Field(default=None, pattern=r"^/")
+    # Dossier-related types (the dossier code is at correlation_pointer): "opens" records the
+    # sender and recipients as the dossier's parties; "acts" is refused from a non-party.
+    dossier: Literal["opens", "acts"] | None = None
+
+    @model_validator(mode="after")
+    def _dossier_needs_a_pointer(self) -> MessageTypeConfig:
+        if self.dossier is not None and not self.correlation_pointer:
+            raise ValueError("'dossier' needs 'correlation_pointer': where the dossier code sits")
+        return self
 
 
 class RouteConfig(_Strict):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from lgsp.auth.deps import Authenticated
 from lgsp.directory.repository import AgencyInfo, Directory, DirectoryCache
+from lgsp.kit import openapi
 from lgsp.kit.errors import NotFound
 
 # Any authenticated client may read the directory; it never shows endpoint settings.
@@ -60,7 +61,7 @@ def list_agencies(request: Request, principal: Authenticated) -> list[AgencyOut]
     return [_agency_out(a) for a in _directory(request).agencies.values() if a.active]
 
 
-@router.get("/v1/agencies/{code}", response_model=AgencyOut)
+@router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=openapi.AGENCY)
 def get_agency(code: str, request: Request, principal: Authenticated) -> AgencyOut:
     """One active agency, by its electronic identifier code."""
     agency = _directory(request).agency(code)

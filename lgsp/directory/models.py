@@ -51,6 +51,8 @@ class MessageType(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # JSON pointer into the payload giving the ordering key (the dossier code), if any.
     correlation_pointer: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # "opens" or "acts" for dossier-related types (lgsp/exchange/parties.py), else None.
+    dossier_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Route(Base):

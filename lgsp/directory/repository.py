@@ -100,6 +100,8 @@ class MessageTypeInfo:
     schema_id: str
     description: str
     correlation_pointer: str | None
+    # "opens" / "acts" on the dossier named at correlation_pointer (lgsp/exchange/parties.py).
+    dossier_role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,9 @@ def load_directory(session: Session) -> Directory:
         for a in session.scalars(select(Agency).order_by(Agency.code))
     }
     types = {
-        t.name: MessageTypeInfo(t.name, t.schema_id, t.description, t.correlation_pointer)
+        t.name: MessageTypeInfo(
+            t.name, t.schema_id, t.description, t.correlation_pointer, t.dossier_role
+        )
         for t in session.scalars(select(MessageType).order_by(MessageType.name))
     }
     routes = tuple(

@@ -18,7 +18,7 @@ from lgsp.exchange.schemas import (
     RecipientStatus,
     SendRequest,
 )
-from lgsp.kit import jsonutil
+from lgsp.kit import jsonutil, openapi
 from lgsp.kit.body import read_model
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/v1", tags=["messages"])
     status_code=202,
     response_model=Accepted,
     summary="Send a message",
+    responses=openapi.SEND,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -72,7 +73,12 @@ async def send_message(
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202, headers=headers)
 
 
-@router.get("/messages/{message_id}", response_model=MessageView, summary="A message's status")
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageView,
+    summary="A message's status",
+    responses=openapi.READ,
+)
 async def get_message(request: Request, message_id: str, principal: MessagesRead) -> MessageView:
     """The message and each recipient's delivery state (pending, retrying with the next attempt
     time, delivered, dead with the reason, inbox, acked). Only its sender, its recipients and
@@ -105,7 +111,12 @@ async def get_message(request: Request, message_id: str, principal: MessagesRead
     )
 
 
-@router.get("/inbox", response_model=InboxPage, summary="Pull messages waiting for this agency")
+@router.get(
+    "/inbox",
+    response_model=InboxPage,
+    summary="Pull messages waiting for this agency",
+    responses=openapi.INBOX,
+)
 async def get_inbox(
     request: Request,
     principal: InboxRead,
@@ -133,7 +144,9 @@ async def get_inbox(
     )
 
 
-@router.post("/inbox/{message_id}/ack", summary="Acknowledge a pulled message")
+@router.post(
+    "/inbox/{message_id}/ack", summary="Acknowledge a pulled message", responses=openapi.ACK
+)
 async def ack_inbox(request: Request, message_id: str, principal: InboxRead) -> dict[str, str]:
     """Marks the message as received by the caller's agency; acknowledging twice is harmless."""
     delivery = await run_in_threadpool(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lgsp.exchange.models import DeliveryState
 
 
 class SendRequest(BaseModel):
@@ -24,7 +26,7 @@ class SendRequest(BaseModel):
 
 class Accepted(BaseModel):
     id: str
-    status: str
+    status: Literal["accepted"]
     type: str
     recipients: list[str]
     accepted_at: datetime
@@ -33,7 +35,7 @@ class Accepted(BaseModel):
 
 class RecipientStatus(BaseModel):
     agency: str
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime | None = None
     last_error: str | None = None
@@ -49,7 +51,8 @@ class MessageView(BaseModel):
     correlation_key: str | None
     accepted_at: datetime
     payload_sha256: str
-    status: str
+    # Over every recipient (lgsp.exchange.service.overall_status).
+    status: Literal["accepted", "in_progress", "delivered", "dead", "partially_dead"]
     recipients: list[RecipientStatus]
     payload: dict[str, Any] | None = None
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lgsp.auth.tokens import Principal
 from lgsp.directory.routing import is_granted, resolve_recipients
-from lgsp.exchange import repository
+from lgsp.exchange import parties, repository
 from lgsp.exchange.models import FINAL_STATES, Delivery, DeliveryState, Message
 from lgsp.exchange.schemas import SendRequest
 from lgsp.kit import jsonutil
@@ -115,6 +115,9 @@ def accept(
             f"agency {sender} is not granted to send {request.type!r} to {', '.join(refused)}",
             extra={"recipients": refused},
         )
+    dossier = parties.bind(
+        platform, principal, mtype, recipients, request.payload, types=directory.message_types
+    )
 
     payload_bytes = jsonutil.canonical(request.payload)
     # The envelope fields and the payload's canonical bytes (serialised once, above).
@@ -144,7 +147,7 @@ def accept(
         request_sha256=request_hash,
         trace_id=trace_id,
     )
-    rows: Rows = [(Message, _columns(message))]
+    rows: Rows = [(Message, _columns(message)), *dossier.rows(message.id, now)]
     for recipient in recipients:
         endpoint = directory.endpoint(recipient)
         pull = endpoint is None or endpoint.mode == "pull"
@@ -252,7 +255,10 @@ def inbox(
         after_id = None
         if after is not None:
             cursor = repository.delivery_for(session, after, principal.agency)
-            after_id = cursor.id if cursor is not None else None
+            if cursor is None:
+                # Not an empty page: a caller with a wrong cursor would stop reading for good.
+                raise BadRequest(f"'after' names no message of this inbox: {after!r}")
+            after_id = cursor.id
         rows = list(
             repository.inbox_page(session, principal.agency, limit=limit + 1, after_id=after_id)
         )

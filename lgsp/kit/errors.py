@@ -72,10 +72,10 @@ class UnsupportedMediaType(LGSPError):
 class Unauthorized(LGSPError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
-    def __init__(self, detail: str, *, error: str = "invalid_token", **kw: Any) -> None:
-        headers = kw.pop("headers", None) or {
-            "WWW-Authenticate": f'Bearer realm="lgsp", error="{error}"'
-        }
+    def __init__(self, detail: str, *, error: str | None = "invalid_token", **kw: Any) -> None:
+        # RFC 6750 §3.1: a request that carried no token gets the challenge without an error.
+        challenge = f'Bearer realm="lgsp", error="{error}"' if error else 'Bearer realm="lgsp"'
+        headers = kw.pop("headers", None) or {"WWW-Authenticate": challenge}
         super().__init__(detail, headers=headers, **kw)
 
 

@@ -119,7 +119,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        err = LGSPError(str(exc.detail))
+        # Keeps the headers Starlette sets (a 405 carries Allow, RFC 9110 §15.5.6).
+        err = LGSPError(str(exc.detail), headers=dict(exc.headers or {}))
         err.status = exc.status_code
         err.slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         err.title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
@@ -134,6 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 {
                     "pointer": "/" + "/".join(loc[1:]),
                     "in": loc[0] if loc else "",
+                    "keyword": e.get("type", ""),
                     "message": e.get("msg", ""),
                 }
             )

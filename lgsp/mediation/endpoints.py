@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import ServicesCall
+from lgsp.kit import openapi
 from lgsp.kit.body import read_json
 from lgsp.mediation.paths import UnsafeSubPath
 from lgsp.mediation.service import Mediator
@@ -57,7 +58,12 @@ def raw_sub_path(request: Request, path: str) -> str:
     raise UnsafeSubPath("the sub-path cannot be read from the request target")
 
 
-@router.post("/{provider}/{service}", summary="Call a provider's service")
+@router.post(
+    "/{provider}/{service}",
+    summary="Call a provider's service",
+    responses=openapi.SERVICE_CALL,
+    openapi_extra=openapi.SERVICE_CALL_BODY,
+)
 async def call_service(
     request: Request, provider: str, service: str, principal: ServicesCall
 ) -> JSONResponse:
@@ -67,7 +73,12 @@ async def call_service(
     return await _call(request, principal, provider, service, "")
 
 
-@router.post("/{provider}/{service}/{path:path}", summary="Call a sub-path of a service")
+@router.post(
+    "/{provider}/{service}/{path:path}",
+    summary="Call a sub-path of a service",
+    responses=openapi.SERVICE_CALL,
+    openapi_extra=openapi.SERVICE_CALL_BODY,
+)
 async def call_service_path(
     request: Request, provider: str, service: str, path: str, principal: ServicesCall
 ) -> JSONResponse:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import Auditor
+from lgsp.kit import openapi
 from lgsp.kit.db import transaction
+from lgsp.kit.timeutil import LocalDateTime
 from lgsp.messagelog import repository
 from lgsp.messagelog.service import append as log_append
 from lgsp.messagelog.service import entry_view
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
+_SINCE = (
+    "entries at or after this time: an RFC 3339 date-time, or a date (2026-12-02) or local "
+    "time without an offset, read in the platform's time zone (Asia/Ho_Chi_Minh, UTC+7)"
+)
+_UNTIL = "entries before this time; the same forms as `since`"
 
-@router.get("/log", summary="Search the message log")
+
+@router.get("/log", summary="Search the message log", responses=openapi.LOG)
 async def search_log(
     request: Request,
     principal: Auditor,
@@ -25,8 +32,8 @@ async def search_log(
     correlation_key: Annotated[str | None, Query(description="e.g. a dossier code")] = None,
     kind: str | None = None,
     agency: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[LocalDateTime | None, Query(description=_SINCE)] = None,
+    until: Annotated[LocalDateTime | None, Query(description=_UNTIL)] = None,
     after_id: Annotated[int | None, Query(description="last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     oldest_first: bool = False,
@@ -82,7 +89,7 @@ async def search_log(
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.post("/log/verify", summary="Verify the live message log")
+@router.post("/log/verify", summary="Verify the live message log", responses=openapi.VERIFY)
 async def verify(request: Request, principal: Auditor) -> dict[str, Any]:
     """Checks every sealed batch's signature, the hash chain and every entry's hash, and names
     the first bad entry or batch. For evidence that does not rely on this server, export the log

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.deps import SchemasValidate
+from lgsp.kit import openapi
 from lgsp.kit.body import read_json
-from lgsp.kit.errors import MalformedBody, NotFound, UnknownMessageType
+from lgsp.kit.errors import BadRequest, MalformedBody, NotFound
 
 router = APIRouter(prefix="/v1/schemas", tags=["schemas"])
 
@@ -22,10 +23,30 @@ def _schema_id(request: Request, type_name: str) -> str:
     try:
         return str(platform.schemas.latest(type_name))
     except KeyError:
-        raise UnknownMessageType(f"unknown message type {type_name!r}") from None
+        # The type is the resource named by the path: an unknown one is not found.
+        raise NotFound(f"no message type {type_name!r}; GET /v1/schemas lists them") from None
 
 
-@router.get("", summary="The shared schemas")
+# The keys of a send's body (POST /v1/messages); no message schema has a top-level "payload".
+_ENVELOPE_KEYS = frozenset({"type", "to", "correlation_id", "payload"})
+
+
+def _payload_of(body: Any, type_name: str) -> dict[str, Any]:
+    """The payload to check: the body itself, or the ``payload`` of a send's envelope."""
+    if not isinstance(body, dict):
+        raise MalformedBody("the body must be a JSON object: a payload or a send's envelope")
+    if "payload" in body and set(body) <= _ENVELOPE_KEYS:
+        if body.get("type", type_name) != type_name:
+            raise BadRequest(
+                f"the envelope's type {body['type']!r} is not {type_name!r}, the type in the path"
+            )
+        body = body["payload"]
+        if not isinstance(body, dict):
+            raise MalformedBody("the envelope's payload must be a JSON object")
+    return body
+
+
+@router.get("", summary="The shared schemas", responses=openapi.SCHEMAS)
 async def list_schemas(request: Request) -> dict[str, Any]:
     """Every message type with the schema its payload must satisfy."""
     platform = request.app.state.platform
@@ -44,7 +65,7 @@ async def list_schemas(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/{type_name}", summary="One type's JSON Schema (2020-12)")
+@router.get("/{type_name}", summary="One type's JSON Schema (2020-12)", responses=openapi.SCHEMA)
 async def get_schema(request: Request, type_name: str) -> dict[str, Any]:
     platform = request.app.state.platform
     try:
@@ -54,13 +75,18 @@ async def get_schema(request: Request, type_name: str) -> dict[str, Any]:
     return schema
 
 
-@router.post("/{type_name}/validate", summary="Check a payload without sending it")
+@router.post(
+    "/{type_name}/validate",
+    summary="Check a payload without sending it",
+    responses=openapi.VALIDATE,
+    openapi_extra=openapi.VALIDATE_BODY,
+)
 async def validate(request: Request, type_name: str, principal: SchemasValidate) -> dict[str, Any]:
-    """Validates the body (the payload alone, as it would appear in ``payload`` of a send) and
-    answers exactly as a send would: ``422`` with every error, or ``200`` when it is valid."""
+    """Validates a payload and answers exactly as a send would: ``422`` with every error
+    (pointers relative to the payload), or ``200`` when it is valid. The body is either the
+    payload alone or the whole body of a send (``{type, payload, ...}``), whose ``type``, if
+    given, must be the type in the path."""
     schema_id = _schema_id(request, type_name)
-    payload = await read_json(request)
-    if not isinstance(payload, dict):
-        raise MalformedBody("the payload must be a JSON object")
+    payload = _payload_of(await read_json(request), type_name)
     await run_in_threadpool(request.app.state.platform.schemas.check, schema_id, payload)
     return {"valid": True, "schema": schema_id}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from lgsp_sims.dvcqg.samples import sample_status
+from lgsp_sims.dvcqg.samples import sample_dossier, sample_status
 
 from tests.api.test_accept import assert_problem, counts
 from tests.support.platform import ONE_STOP, PORTAL, TNMT, LivePlatform, live_platform
@@ -65,6 +65,13 @@ def test_an_idempotency_key_covers_the_recipient(sample: LivePlatform) -> None:
     must not be answered with the first message (which went elsewhere)."""
     headers = {**sample.auth(TNMT), "Idempotency-Key": "status-2"}
     with sample.http() as http:
+        # The office opens the dossier (land procedure: to TNMT), so TNMT is one of its parties.
+        opened = http.post(
+            "/v1/messages",
+            json={"type": "dossier", "payload": sample_dossier(DOSSIER, "1.004227")},
+            headers=sample.auth(ONE_STOP),
+        )
+        assert opened.status_code == 202, opened.text
         first = http.post("/v1/messages", json=status(ONE_STOP), headers=headers)
         assert first.status_code == 202, first.text
         assert sorted(first.json()["recipients"]) == sorted([ONE_STOP, PORTAL])
@@ -72,4 +79,4 @@ def test_an_idempotency_key_covers_the_recipient(sample: LivePlatform) -> None:
         assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
         other = http.post("/v1/messages", json=status(COMMUNE), headers=headers)
     assert_problem(other, 409, "idempotency-key-reused")
-    assert counts(sample) == (1, 2, 1)
+    assert counts(sample) == (2, 4, 2)

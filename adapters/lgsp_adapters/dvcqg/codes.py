@@ -1,4 +1,5 @@
-"""What the national portal's integration API says, shared by the adapter and the simulator.
+"""What the national portal's integration API says, as the adapter reads it (the portal
+simulator keeps its own copy, lgsp_sims.dvcqg.codes, held equal by a test).
 
 Error codes (``error_code`` in every reply; the simulator documents them, the adapter sorts them):
 

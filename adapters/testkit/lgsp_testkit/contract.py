@@ -1,13 +1,23 @@
-"""The behaviour every adapter must show, written once (kombu style).
+"""The behaviour every adapter must show, written once (kombu style), for the built-in adapters
+and for an integrator's own, in its own repository (docs/adapters.md, "Writing a plug-in").
 
 A concrete test class mixes in :class:`AdapterContract` and provides:
 
-- ``adapter_name`` (class attribute) and ``bad_settings``: settings that must be refused, each
-  with a fragment the error must contain (the field path);
-- fixture ``recipient``: a :class:`Recipient` the test controls;
+- ``adapter_name`` (class attribute): the adapter's registered name;
+- ``bad_settings`` (class attribute): settings that must be refused, each with a fragment the
+  error must contain (the field path);
+- fixture ``recipient``: a :class:`Recipient` the test controls
+  (:class:`lgsp_testkit.recipient.ScriptedRecipient` does the bookkeeping of one);
 - fixture ``settings``: settings (dict) that point the adapter at that recipient;
 - fixture ``unreachable_settings``: settings that point at a port nobody listens on;
-- method ``payload(n)``: a valid payload for the n-th message.
+- method ``payload(n)``: a valid payload for the n-th message (distinct for distinct ``n``).
+
+It may override ``message_type`` (the type of the messages delivered) and ``received_key``
+(what the recipient reports in ``received_ids``: the message id, unless the wire format carries
+none and the recipient identifies a message by a key of its payload).
+
+The kit's pytest plugin (entry point ``pytest11``) registers this module for assertion
+rewriting, so a failing rule prints the values it compared.
 """
 
 from __future__ import annotations
@@ -36,8 +46,13 @@ STALL = 5.0
 
 
 class Recipient(Protocol):
+    """The test's handle on the fake system an adapter delivers to. Every method is called from
+    the test thread while deliveries run in others: implementations are thread-safe."""
+
     def received_ids(self) -> list[str]:
-        """Distinct message ids the recipient accepted."""
+        """Distinct keys (``AdapterContract.received_key``, by default the message id) of the
+        messages the recipient accepted, in the order first accepted; a redelivery of an
+        accepted message is not listed again."""
 
     def fail_next(self, times: int = 1) -> None:
         """The next deliveries fail as 'unavailable' (5xx / server fault)."""
@@ -64,10 +79,15 @@ def envelope(payload: dict[str, Any], *, recipient: str = "000.00.01.H22", **kw:
 class AdapterContract:
     adapter_name: ClassVar[str]
     agency_code: ClassVar[str] = "000.00.01.H22"
+    message_type: ClassVar[str] = "land.dossier.submitted"
     bad_settings: ClassVar[list[tuple[dict[str, Any], str]]] = []
 
     def payload(self, n: int) -> dict[str, Any]:
         raise NotImplementedError
+
+    def received_key(self, message: Envelope) -> str:
+        """How the recipient identifies ``message`` in ``received_ids``."""
+        return message.message_id
 
     @pytest.fixture
     def make_adapter(self) -> Iterator[Callable[[dict[str, Any]], Adapter]]:
@@ -91,6 +111,7 @@ class AdapterContract:
         return make_adapter(settings)
 
     def deliver(self, adapter: Adapter, n: int = 0, **kw: Any) -> tuple[Envelope, DeliveryResult]:
+        kw.setdefault("type", self.message_type)
         message = envelope(self.payload(n), recipient=self.agency_code, **kw)
         return message, adapter.deliver(message)
 
@@ -100,14 +121,14 @@ class AdapterContract:
     ) -> None:
         message, result = self.deliver(adapter, correlation_id="000.00.12.H02-261126-0007")
         assert isinstance(result, DeliveryResult)
-        assert recipient.received_ids() == [message.message_id]
+        assert recipient.received_ids() == [self.received_key(message)]
 
     def test_redelivery_is_deduplicated_by_recipient(
         self, adapter: Adapter, recipient: Recipient
     ) -> None:
         message, _ = self.deliver(adapter)
         adapter.deliver(message)  # a retry after a lost acknowledgement
-        assert recipient.received_ids() == [message.message_id]
+        assert recipient.received_ids() == [self.received_key(message)]
 
     def test_recipient_failure_is_retriable(self, adapter: Adapter, recipient: Recipient) -> None:
         recipient.fail_next()
@@ -140,14 +161,14 @@ class AdapterContract:
 
     def test_keeps_working_after_failures(self, adapter: Adapter, recipient: Recipient) -> None:
         recipient.fail_next()
-        first = envelope(self.payload(1), recipient=self.agency_code)
+        first = envelope(self.payload(1), recipient=self.agency_code, type=self.message_type)
         with pytest.raises(RetriableError):
             adapter.deliver(first)
         recipient.reject_next()
         with pytest.raises(PermanentError):
             self.deliver(adapter, 2)
         adapter.deliver(first)  # the retry of the first message now succeeds
-        assert recipient.received_ids() == [first.message_id]
+        assert recipient.received_ids() == [self.received_key(first)]
 
     def test_concurrent_deliveries_all_arrive(self, adapter: Adapter, recipient: Recipient) -> None:
         sent: list[str] = []
@@ -163,7 +184,7 @@ class AdapterContract:
                         errors.append(exc)
                     return
                 with lock:
-                    sent.append(message.message_id)
+                    sent.append(self.received_key(message))
 
         threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
         for thread in threads:

@@ -72,6 +72,8 @@ def serve_asgi(
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # The standard library's backlog of 5 drops connections when many deliveries arrive at once.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -84,7 +86,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 @contextmanager
 def serve_wsgi(app: WSGIApp, *, port: int = 0) -> Iterator[str]:
-    """Serve a WSGI ``app`` with the standard library's server, one thread per request."""
+    """Serve a WSGI ``app`` with the standard library's server, one thread per request (so a
+    stalled request holds up no other); yield ``http://127.0.0.1:<port>``."""
     server = make_server(
         LOOPBACK, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lgsp_adapters.dvcqg.codes import is_portal_date, parse_status
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,6 +41,7 @@ from lgsp_sims.agencies.department_wsdl import (
     wsdl,
 )
 from lgsp_sims.agencies.faults import FaultSwitch
+from lgsp_sims.dvcqg.codes import is_portal_date, parse_status
 
 XML = "text/xml; charset=utf-8"
 

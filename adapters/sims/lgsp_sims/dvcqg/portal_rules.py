@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgsp_adapters.dvcqg.codes import PortalCode, is_portal_date, parse_status
+from lgsp_sims.dvcqg.codes import PortalCode, is_portal_date, parse_status
 
 
 class PortalRefusal(Exception):

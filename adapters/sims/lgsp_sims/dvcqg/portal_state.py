@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from lgsp_adapters.dvcqg.codes import PortalCode, is_regression, parse_status
-
 from lgsp_sims.dvcqg.catalogue import AGENCIES, FIELDS, PROCEDURES, procedure_index
+from lgsp_sims.dvcqg.codes import PortalCode, is_regression, parse_status
 from lgsp_sims.dvcqg.portal_rules import PortalRefusal, check_dossier, check_history_entry
 
-FailKind = Literal["http500", "error_code", "timeout"]
-FAIL_KINDS: tuple[str, ...] = ("http500", "error_code", "timeout")
+FailKind = Literal["http500", "error_code", "timeout", "refuse"]
+FAIL_KINDS: tuple[str, ...] = ("http500", "error_code", "timeout", "refuse")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +86,9 @@ class PortalState:
         self, n: int, kind: FailKind | str = "http500", *, service: str | None = None
     ) -> None:
         """Answer the next ``n`` portal calls (only calls of ``service`` when given; "auth" is
-        the login) with a fault: "http500", "error_code" (a SYSTEM_BUSY reply) or "timeout"
-        (hold the reply ``timeout_delay`` seconds, then serve the call)."""
+        the login) with a fault: "http500", "error_code" (a SYSTEM_BUSY reply), "refuse" (an
+        INVALID_FIELD reply: the portal refuses the content) or "timeout" (hold the reply
+        ``timeout_delay`` seconds, then serve the call)."""
         if kind not in FAIL_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAIL_KINDS}")
         with self._lock:

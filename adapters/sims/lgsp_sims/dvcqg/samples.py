@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from lgsp_adapters.dvcqg.codes import STATUS_NAMES, format_portal_date
-
 from lgsp_sims.dvcqg.catalogue import PROCEDURES
+from lgsp_sims.dvcqg.codes import STATUS_NAMES, format_portal_date
 
 _PROCEDURES = {p["MaTTHC"]: p for p in PROCEDURES}
 

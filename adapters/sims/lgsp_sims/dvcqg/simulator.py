@@ -1,7 +1,7 @@
 """A stand-in for the National Public Service Portal's (DVCQG) integration API.
 
 It speaks the wire format public integrations use and refuses what the portal refuses (see
-:mod:`lgsp_adapters.dvcqg.codes` for the error codes and :mod:`lgsp_sims.dvcqg.portal_rules` for the
+:mod:`lgsp_sims.dvcqg.codes` for the error codes and :mod:`lgsp_sims.dvcqg.portal_rules` for the
 checks), so an adapter that passes against it has been held to the portal's rules.
 
 Portal API (``prefix`` defaults to ""; every call carries the header ``dstcode: <agency code>``)::
@@ -22,8 +22,9 @@ Simulator-only endpoints (underscore: no real portal has them)::
     GET  {prefix}/_sim/calls               the call log
     GET  {prefix}/_sim/control             current fault settings
     POST {prefix}/_sim/control             {"fail_next": n, "fail_kind": "http500"|"error_code"|
-                                            "timeout", "fail_service": "auth"|<service> (count
-                                            only those calls), "fail_for": seconds,
+                                            "timeout"|"refuse", "fail_service":
+                                            "auth"|<service> (count only those
+                                            calls), "fail_for": seconds,
                                             "expire_sessions": true, "session_ttl": s,
                                             "timeout_delay": s, "reset": true}
 """
@@ -35,12 +36,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lgsp_adapters.dvcqg.codes import PortalCode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lgsp_sims.dvcqg.codes import PortalCode
 from lgsp_sims.dvcqg.portal_rules import PortalRefusal
 from lgsp_sims.dvcqg.portal_state import Account, CallRecord, PortalState
 
@@ -48,6 +49,7 @@ __all__ = ["Account", "PortalState", "create_app"]
 
 SUCCESS_MESSAGE = "Thành công"
 BUSY_MESSAGE = "Hệ thống đang bận, vui lòng thử lại sau"
+REFUSED_MESSAGE = "Dữ liệu không hợp lệ"
 
 Service = Callable[[PortalState, dict[str, Any]], Any]
 
@@ -91,6 +93,9 @@ async def _injected_fault(state: PortalState, path: str, service: str) -> Respon
     if fault == "error_code":
         state.record(path, None, 200, int(PortalCode.SYSTEM_BUSY), fault)
         return _reply(PortalCode.SYSTEM_BUSY, BUSY_MESSAGE)
+    if fault == "refuse":
+        state.record(path, None, 200, int(PortalCode.INVALID_FIELD), fault)
+        return _reply(PortalCode.INVALID_FIELD, REFUSED_MESSAGE)
     status = 503 if fault == "http503" else 500
     state.record(path, None, status, None, fault)
     return PlainTextResponse("<html><body>Service Unavailable</body></html>", status_code=status)
