@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from lgsp_adapters.dvcqg.adapter import portal_string
 from lgsp_sims.dvcqg.simulator import PortalState, create_app
 from lgsp_testkit.rest_recipient import RestRecipient, serve_rest_recipient
 from lgsp_testkit.servers import serve_asgi
@@ -90,3 +91,11 @@ def test_a_providers_refusal_comes_inside_a_problem(world: PortalWorld) -> None:
     # Told apart from the platform's own 404 by its type, not by guessing at the content type.
     unknown = world.call(f"/v1/services/{PORTAL}/KhongCo", {})
     assert_problem(unknown, 404, "not-found")
+
+
+def test_a_found_dossier_passes_the_reply_contract(world: PortalWorld) -> None:
+    dossier = json.loads((PROJECT_ROOT / "schemas/dossier/examples/1.json").read_text())
+    world.portal.sync([portal_string(dossier)], "False")
+    r = world.call(f"/v1/services/{PORTAL}/TraCuuHoSo", {"MaHoSo": dossier["MaHoSo"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["MaHoSo"] == dossier["MaHoSo"] and r.json()["QuaTrinhXuLy"] == []
