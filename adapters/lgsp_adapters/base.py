@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from lgsp_adapters.redaction import redact
+
 REPLY_CAPTURE_LIMIT = 4096
 
 
@@ -63,11 +65,16 @@ class Envelope:
 
 @dataclass(slots=True)
 class Capture:
-    """A raw exchange (for instance a SOAP envelope) kept in the message log."""
+    """A raw exchange (for instance a SOAP envelope) kept in the message log. Credentials are
+    redacted when the capture is made (:mod:`lgsp_adapters.redaction`): the log is sealed, so
+    what is written there stays."""
 
     direction: Literal["request", "response"]
     content_type: str
     body: str | None
+
+    def __post_init__(self) -> None:
+        self.body = redact(self.body)
 
     def to_log(self) -> dict[str, Any]:
         """The capture as the message log keeps it (in an entry's ``captures``)."""
@@ -81,8 +88,11 @@ class Capture:
 @dataclass(slots=True)
 class DeliveryResult:
     status_code: int | None = None
-    reply: str | None = None  # truncated
+    reply: str | None = None  # truncated, credentials redacted
     captures: list[Capture] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reply = redact(self.reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +133,7 @@ class AdapterError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
-        self.reply = truncate(reply)
+        self.reply = redact(truncate(reply))
         self.captures = captures or []
         # Seconds the remote side asked us to wait (``Retry-After``); a floor for the backoff.
         self.retry_after = retry_after

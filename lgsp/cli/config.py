@@ -33,7 +33,8 @@ def _schema_ids(problems: list[ConfigProblem]) -> set[str] | None:
     """The schema catalogue's ids, or None (and a problem) when the catalogue does not load."""
     schemas_dir = settings().schemas_dir
     try:
-        return set(SchemaCatalogue(schemas_dir).ids())
+        catalogue = SchemaCatalogue(schemas_dir)
+        return set(catalogue.ids()) | set(catalogue.contract_ids())
     except Exception as exc:  # noqa: BLE001 - a broken schema folder is reported, not raised
         problems.append(ConfigProblem(str(schemas_dir), "", f"schemas failed to load: {exc}"))
         return None

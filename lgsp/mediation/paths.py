@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-from lgsp.kit.errors import BadRequest, NotFound
+from lgsp.mediation.problems import UndeclaredSubPath, UnsafeSubPath
 
 # Percent-encoded characters that would change the path's structure once a server decodes them.
 _ENCODED_STRUCTURE = re.compile(r"%(?:2f|5c|3f|23|00)", re.IGNORECASE)
@@ -26,12 +26,7 @@ _FORBIDDEN_DECODED = frozenset("/\\?#")
 _PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-class UnsafeSubPath(BadRequest):
-    slug, title = "unsafe-sub-path", "Sub-path refused"
-
-
-class UndeclaredSubPath(NotFound):
-    slug, title = "undeclared-sub-path", "No such sub-path"
+__all__ = ["SubPath", "UndeclaredSubPath", "UnsafeSubPath", "check_sub_path", "split_raw"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,12 +62,14 @@ class SchemaCatalogue:
         self.directory = Path(directory)
         self._schemas: dict[str, dict[str, Any]] = {}
         self._messages: list[str] = []
+        # Service contracts ("x-lgsp-kind": "service"): validated, but not message types.
+        self._contracts: list[str] = []
         self._latest: dict[str, str] = {}
         self._validators: dict[str, jsonschema_rs.Validator] = {}
-        #: How many validators were compiled; stays at the number of message schemas.
+        #: How many validators were compiled; stays at the number of message and contract schemas.
         self.compile_count = 0
         self._load()
-        for schema_id in self._messages:
+        for schema_id in [*self._messages, *self._contracts]:
             self._validators[schema_id] = self._compile(schema_id)
 
     # -- catalogue -----------------------------------------------------------------------------
@@ -75,6 +77,10 @@ class SchemaCatalogue:
     def ids(self) -> list[str]:
         """Ids of every message schema, sorted by name then version (``dossier/1``, ...)."""
         return list(self._messages)
+
+    def contract_ids(self) -> list[str]:
+        """Ids of the synchronous services' contracts (``"x-lgsp-kind": "service"``), sorted."""
+        return list(self._contracts)
 
     def names(self) -> list[str]:
         """Message type names, sorted."""
@@ -156,7 +162,9 @@ class SchemaCatalogue:
             schema_id = f"{name}/{version}"
             schema = self._read(path, schema_id)
             self._schemas[schema_id] = schema
-            if schema.get("x-lgsp-kind") != "definitions":
+            if schema.get("x-lgsp-kind") == "service":
+                self._contracts.append(schema_id)
+            elif schema.get("x-lgsp-kind") != "definitions":
                 found.setdefault(name, []).append(version)
         for name in sorted(found):
             versions = sorted(found[name])

@@ -16,7 +16,8 @@ from tests.directory.conftest import SAMPLE, Editor
 
 
 def schema_ids() -> set[str]:
-    return set(SchemaCatalogue(get_settings().schemas_dir).ids())
+    catalogue = SchemaCatalogue(get_settings().schemas_dir)
+    return set(catalogue.ids()) | set(catalogue.contract_ids())
 
 
 def test_sample_is_clean_with_real_schemas_and_adapters() -> None:

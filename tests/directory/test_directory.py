@@ -172,6 +172,7 @@ def test_agency_directory_endpoint(live: LivePlatform) -> None:
             (LAND_REGISTRY, "LookupCertificate"),
         ]
         lookup = services[1]
-        assert lookup["response_schema"] is None  # answers in the registry's own shape
+        # The registry answers in its own shape, not a land-certificate/1 record.
+        assert lookup["response_schema"] == "land-certificate-lookup-reply/1"
         assert lookup["path"] == f"/v1/services/{LAND_REGISTRY}/LookupCertificate"
         assert "operation" not in lookup

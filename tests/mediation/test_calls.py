@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.mediation.conftest import LOOKUP, World, assert_problem
-from tests.mediation.province import JUSTICE
+from tests.mediation.province import JUSTICE, LAND_REGISTRY
 from tests.support.platform import IOC, ONE_STOP
 
 JUSTICE_CALL = f"/v1/services/{JUSTICE}"
@@ -195,17 +195,25 @@ def test_malicious_soap_replies_are_refused_and_the_platform_carries_on(world: W
 
 
 def test_a_request_that_does_not_fit_the_operation_is_the_callers_to_fix(world: World) -> None:
-    # Refused before anything is sent: 422 for the caller, not 502 blaming the provider.
+    # Refused before anything is sent: 422 for the caller, not 502 blaming the provider. The
+    # sample service's request schema answers first ...
+    for body in ({"Khac": "1"}, None, ["CY 000123"], {"SoPhatHanh": {"a": 1}}):
+        assert_problem(world.call(LOOKUP, body), 422, "validation-failed")
+    # ... and where a service has no schema, the adapter's own check does.
+    raw = f"/v1/services/{LAND_REGISTRY}/LookupCertificateRaw"
     for body, words in (
         ({"Khac": "1"}, "unexpected keyword argument 'Khac'"),
         (None, "Missing element SoPhatHanh"),
         (["CY 000123"], "JSON object"),
+        ({"SoPhatHanh": {"a": 1}}, "does not fit the operation"),
     ):
-        problem = assert_problem(world.call(LOOKUP, body), 422, "unfit-request")
+        r = world.call(raw, body)
+        problem = assert_problem(r, 422, "unfit-request")
         assert words in problem["detail"], problem
+        assert "unexpected ValueError" not in r.text
     missing = world.call(f"{JUSTICE_CALL}/TraCuuGCN", {})
     assert "{SoPhatHanh}" in assert_problem(missing, 422, "unfit-request")["detail"]
     assert world.land_hits() == 0 and world.justice.recipient.requests == []
-    assert len(world.log("call.response")) == 4
+    assert len(world.log("call.response")) == 5
     # The provider is not to blame, so its circuit stays closed.
     assert world.call(LOOKUP, {"SoPhatHanh": "CY 000123"}).status_code == 200

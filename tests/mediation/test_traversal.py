@@ -68,7 +68,7 @@ def raw_post(world: World, target: str, body: Any = None) -> tuple[int, dict[str
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
     try:
         data = json.dumps(body).encode() if body is not None else b""
-        headers = {**world.live.auth(ONE_STOP), "Content-Type": "application/json"}
+        headers = {**world.auth(ONE_STOP), "Content-Type": "application/json"}
         conn.putrequest("POST", target, skip_accept_encoding=True)
         for key, value in {**headers, "Content-Length": str(len(data))}.items():
             conn.putheader(key, value)

@@ -46,7 +46,6 @@ from lgsp_adapters.base import (
 from lgsp_adapters.dvcqg.codes import PortalCode
 from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES, read_capped
 
-_SECRET_KEYS = frozenset({"session", "password"})
 _RETRIABLE_CODES = frozenset(
     {PortalCode.SYSTEM_BUSY, PortalCode.LOGIN_FAILED, PortalCode.AGENCY_MISMATCH}
 )
@@ -60,17 +59,6 @@ class PortalReply:
     body: dict[str, Any]
     raw: str
     status_code: int
-
-
-def _redacted(text: str) -> str:
-    """A request or reply for the message log, with the session and password blanked."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(data, dict):
-        data = {k: ("***" if k in _SECRET_KEYS and v else v) for k, v in data.items()}
-    return json.dumps(data, ensure_ascii=False)
 
 
 def portal_error(what: str, reply: PortalReply) -> AdapterError:
@@ -182,7 +170,7 @@ class PortalClient:
     # -- HTTP ----------------------------------------------------------------------------
     def _post(self, path: str, body: dict[str, Any], captures: list[Capture]) -> PortalReply:
         captures.append(
-            Capture("request", "application/json", truncate(_redacted(json.dumps(body))))
+            Capture("request", "application/json", truncate(json.dumps(body, ensure_ascii=False)))
         )
         try:
             with self._http.stream("POST", path, json=body) as response:
@@ -203,7 +191,7 @@ class PortalClient:
             Capture(
                 "response",
                 response.headers.get("content-type", "application/json"),
-                truncate(_redacted(raw)),
+                truncate(raw),
             )
         )
         failure = classify_http_status(response.status_code)

@@ -20,6 +20,7 @@ from lgsp_adapters.base import (
     PermanentError,
     truncate,
 )
+from lgsp_adapters.mapping import call_context, envelope_context, parse_mapping
 from lgsp_adapters.rest.auth import Authenticator
 from lgsp_adapters.rest.http import Reply, make_pool, raise_for_status, send
 from lgsp_adapters.rest.settings import RestSettings
@@ -146,15 +147,28 @@ class RestAdapter(Adapter):
         }
         if envelope.correlation_id:
             headers["X-LGSP-Correlation-Id"] = envelope.correlation_id
-        reply = self._exchange(self.config.method, url, orjson.dumps(envelope.payload), headers)
+        mapping = self.config.mapping
+        body = (
+            envelope.payload
+            if mapping is None
+            else mapping.build(envelope.payload, envelope_context(envelope))
+        )
+        reply = self._exchange(self.config.method, url, orjson.dumps(body), headers)
         raise_for_status(reply, url)
+        if mapping is not None and mapping.success is not None:
+            mapping.success.check(
+                _decode(reply), status_code=reply.status, raw=reply.text, captures=[]
+            )
         return DeliveryResult(status_code=reply.status, reply=truncate(reply.body))
 
     def call(self, request: CallRequest) -> CallResult:
         """``request.operation`` may carry ``method`` and a ``path`` template whose
         ``{placeholders}`` are filled from the query, then from the payload's top-level keys;
         ``request.path`` is appended and the rest of the query passed through."""
+        mapping = parse_mapping(request.operation.get("mapping"), f"service {request.service}")
         payload = request.payload
+        if mapping is not None:
+            payload = mapping.build(payload, call_context(request))
         method = str(request.operation.get("method") or ("GET" if payload is None else "POST"))
         method = method.upper()
         values: dict[str, Any] = dict(payload) if isinstance(payload, dict) else {}
@@ -186,10 +200,15 @@ class RestAdapter(Adapter):
         captures.append(Capture("response", reply.content_type, truncate(reply.body)))
         try:
             raise_for_status(reply, url)
+            body_out = _decode(reply)
+            if mapping is not None and mapping.success is not None:
+                mapping.success.check(
+                    body_out, status_code=reply.status, raw=reply.text, captures=captures
+                )
         except AdapterError as exc:
             exc.captures = captures
             raise
-        return CallResult(status_code=reply.status, body=_decode(reply), captures=captures)
+        return CallResult(status_code=reply.status, body=body_out, captures=captures)
 
     def close(self) -> None:
         self._pool.clear()

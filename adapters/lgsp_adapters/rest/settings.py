@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from lgsp_adapters.base import AdapterSettings
+from lgsp_adapters.mapping import DeclarativeMapping
 from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES
 
 
@@ -63,6 +64,9 @@ class RestSettings(AdapterSettings):
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     auth: Auth = Field(default_factory=NoAuth)
     headers: dict[str, str] = Field(default_factory=dict)
+    # Declarative mapping for deliveries (lgsp_adapters/mapping.py): the JSON body from
+    # constants, payload pointers and envelope fields, and a success test on the reply.
+    mapping: DeclarativeMapping | None = None
     verify_tls: bool = True
     # Replies larger than this are refused rather than held in memory.
     max_reply_bytes: int = Field(default=DEFAULT_MAX_REPLY_BYTES, ge=1024)

@@ -35,6 +35,7 @@ from lgsp_adapters.base import (
     UpstreamTimeout,
     classify_http_status,
 )
+from lgsp_adapters.mapping import call_context, envelope_context, parse_mapping
 from lgsp_adapters.rest.http import parse_retry_after
 from lgsp_adapters.soap.convert import fault_is_client, to_json
 from lgsp_adapters.soap.settings import SoapSettings
@@ -185,7 +186,11 @@ class SoapAdapter(Adapter):
             )
         if isinstance(exc, XMLSyntaxError | etree.LxmlError):
             return PermanentError(f"unreadable reply: {exc}", **extra)
-        if isinstance(exc, ZeepValidationError | TypeError):
+        if isinstance(exc, ZeepValidationError | TypeError) or (
+            # zeep refuses a value of the wrong shape (an object or list for a string) with a
+            # ValueError, before anything is sent.
+            isinstance(exc, ValueError) and status is None
+        ):
             # The payload does not fit the operation's parameters: resending cannot help.
             return PermanentError(f"payload does not fit the operation: {exc}", **extra)
         if isinstance(exc, requests.Timeout):
@@ -200,6 +205,8 @@ class SoapAdapter(Adapter):
 
     def _params(self, envelope: Envelope) -> dict[str, Any]:
         config = self.config
+        if config.mapping is not None:
+            return config.mapping.build(envelope.payload, envelope_context(envelope))
         if config.payload_param:
             params: dict[str, Any] = {config.payload_param: envelope.payload}
         else:
@@ -222,23 +229,42 @@ class SoapAdapter(Adapter):
         if envelope.correlation_id:
             headers["X-LGSP-Correlation-Id"] = envelope.correlation_id
         reply, exchange = self._invoke(self.config.operation, self._params(envelope), headers)
+        if self.config.mapping is not None and self.config.mapping.success is not None:
+            self.config.mapping.success.check(
+                reply,
+                status_code=exchange.status_code,
+                raw=dumps_str(reply),
+                captures=exchange.captures,
+            )
         return DeliveryResult(
             status_code=exchange.status_code, reply=dumps_str(reply), captures=exchange.captures
         )
 
     def call(self, request: CallRequest) -> CallResult:
         """Calls ``request.operation["operation"]`` (else the operation named like the service);
-        a JSON object payload maps to its parameters by name."""
+        a JSON object payload maps to its parameters by name, or through the service's
+        ``operation.mapping``."""
         operation = str(request.operation.get("operation") or request.service)
         payload = request.payload
-        if payload is None:
-            params: dict[str, Any] = {}
+        mapping = parse_mapping(request.operation.get("mapping"), f"service {request.service}")
+        params: dict[str, Any]
+        if mapping is not None:
+            params = mapping.build(payload, call_context(request))
+        elif payload is None:
+            params = {}
         elif isinstance(payload, dict):
             params = dict(payload)
         else:
             raise PermanentError("a SOAP call needs a JSON object payload (parameters by name)")
         headers = {"X-LGSP-Request-Id": request.request_id, "X-LGSP-Caller": request.caller}
         body, exchange = self._invoke(operation, params, headers)
+        if mapping is not None and mapping.success is not None:
+            mapping.success.check(
+                body,
+                status_code=exchange.status_code,
+                raw=dumps_str(body),
+                captures=exchange.captures,
+            )
         return CallResult(
             status_code=exchange.status_code or 200, body=body, captures=exchange.captures
         )

@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from lgsp_adapters.base import AdapterSettings
+from lgsp_adapters.mapping import DeclarativeMapping
 from lgsp_adapters.rest.http import DEFAULT_MAX_REPLY_BYTES
 
 # Envelope attributes a SOAP parameter can be filled from.
@@ -49,6 +58,10 @@ class SoapSettings(AdapterSettings):
     payload_param: str | None = None
     # Parameters filled from the envelope, e.g. {"MessageId": "message_id", "Sender": "sender"}.
     envelope_params: dict[str, EnvelopeField] = Field(default_factory=dict)
+    # Declarative mapping for deliveries (lgsp_adapters/mapping.py): the operation's parameters
+    # from constants, payload pointers and envelope fields, and a success test on the reply.
+    # Replaces payload_param and envelope_params.
+    mapping: DeclarativeMapping | None = None
     ws_security: WsSecurity | None = None
     # Seconds; overrides the endpoint's timeout for this provider.
     timeout: float | None = Field(default=None, gt=0)
@@ -68,6 +81,12 @@ class SoapSettings(AdapterSettings):
         if not path.is_file():
             raise ValueError(f"WSDL file {path} does not exist")
         return str(path.resolve())
+
+    @model_validator(mode="after")
+    def _mapping_alone(self) -> SoapSettings:
+        if self.mapping is not None and (self.payload_param or self.envelope_params):
+            raise ValueError("mapping replaces payload_param and envelope_params: use one")
+        return self
 
     @property
     def wsdl_is_remote(self) -> bool:

@@ -125,6 +125,20 @@ class GuardedTransport(Transport):
         response.raise_for_status()
         return content
 
+    def get(self, address: str, params: Any, headers: dict[str, str]) -> requests.Response:
+        """HTTP GET bindings: the same destination check, no redirect, the same cap."""
+        self._check(address)
+        response = self.session.get(
+            address,
+            params=params,
+            headers=headers,
+            timeout=self.operation_timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        _read(response, self.max_reply_bytes, address, Deadline(self.operation_timeout))
+        return response
+
     def begin(self) -> Exchange:
         """Start recording the calling thread's exchange."""
         exchange = Exchange()
