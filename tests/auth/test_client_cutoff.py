@@ -17,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from lgsp.directory.config_apply import ApplyReport
 from sqlalchemy import func, select
 
-from lgsp.auth import service
+from lgsp.admin import clients as service
+from lgsp.admin.province import ApplyReport
+from lgsp.admin.province import apply_rows as apply_config
 from lgsp.auth.models import OAuthClient
 from lgsp.auth.secrets import hash_secret
-from lgsp.directory.config import apply_config, load_config
+from lgsp.directory.config import load_config
 from lgsp.exchange.models import Message
 from lgsp.kit.db import transaction
 from tests.support.platform import KHDT, SAMPLE_CONFIG, LivePlatform, live_platform
@@ -130,8 +131,9 @@ def assert_cut_off_everywhere(pair: Pair, token: str) -> None:
 
 
 def new_client(pair: Pair) -> tuple[str, str]:
-    with transaction(pair.a.platform.sessions) as session:
-        client, secret = service.create_client(session, KHDT, SCOPES, name="cut-off test")
+    client, secret = service.create_client(
+        pair.a.platform.sessions, KHDT, SCOPES, name="cut-off test"
+    )
     return client.client_id, secret
 
 
@@ -142,16 +144,14 @@ def test_disabling_a_client_cuts_off_its_tokens_on_every_process(pair: Pair) -> 
     other = token_of(pair.b, other_id, other_secret)
     assert_accepted_everywhere(pair, token)
 
-    with transaction(pair.a.platform.sessions) as session:
-        service.set_disabled(session, client_id, True)
+    service.set_disabled(pair.a.platform.sessions, client_id, True)
 
     assert_cut_off_everywhere(pair, token)
     assert get_token(pair.b, client_id, secret).status_code in (400, 401)
     assert_accepted_everywhere(pair, other)  # other clients are untouched
 
     # Enabling it again does not bring the old token back; a new one works.
-    with transaction(pair.a.platform.sessions) as session:
-        service.set_disabled(session, client_id, False)
+    service.set_disabled(pair.a.platform.sessions, client_id, False)
     assert inbox_status(pair.a, token).status_code == 401
     assert_accepted_everywhere(pair, token_of(pair.b, client_id, secret))
 
@@ -161,8 +161,7 @@ def test_rotating_a_secret_cuts_off_tokens_issued_before(pair: Pair) -> None:
     old = token_of(pair.a, client_id, secret)
     assert_accepted_everywhere(pair, old)
 
-    with transaction(pair.b.platform.sessions) as session:
-        new_secret = service.rotate_secret(session, client_id)
+    new_secret = service.rotate_secret(pair.b.platform.sessions, client_id)
 
     # A token issued right after the rotation, within the same second, is valid at once.
     fresh = token_of(pair.a, client_id, new_secret)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from lgsp.directory.routing import is_granted, matches, resolve_pointer, validate_condition
+from lgsp.directory.routing import is_granted, matches, validate_condition
+from lgsp.kit.jsonpointer import resolve as resolve_pointer
 
 DOC = {"a": [10, 20, 30], "b/c": 1, "m~n": 2, "": 3, "flag": True, "n": 1, "f": 1.0}
 

@@ -45,11 +45,6 @@ def test_rest_credentials_stay_out_of_captures(kind: str) -> None:
     assert len(result.captures) == 2 and not leaked(result.captures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 4 (credentials removed from captures: WS-Security headers) is not on "
-    "main yet",
-)
 @pytest.mark.parametrize("digest", [False, True])
 def test_ws_security_passwords_stay_out_of_captures(digest: bool) -> None:
     service = LandRegistryService(username="lgsp", password=SECRET)

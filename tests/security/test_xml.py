@@ -24,7 +24,8 @@ from lgsp_testkit.contract import envelope
 from lgsp_testkit.soap_service import WSDL_PATH
 from sqlalchemy import func, select
 
-from lgsp.exchange.models import Delivery, Message
+from lgsp.deliveries.models import Delivery
+from lgsp.exchange.models import Message
 from lgsp.messagelog.models import LogEntry
 from tests.api.test_accept import assert_problem
 from tests.support.platform import ONE_STOP, TNMT, LivePlatform, live_platform

@@ -6,12 +6,12 @@ value say which."""
 from __future__ import annotations
 
 import pytest
+from lgsp_adapters.transforms import phone_to_gateway
 
 from lgsp.validation.formats import (
     is_dvcqg_datetime,
     is_ma_ho_so,
     parse_dvcqg_datetime,
-    phone_to_gateway,
 )
 
 AGENCY = "000.00.01.H56"
