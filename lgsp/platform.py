@@ -12,19 +12,22 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import lgsp.kit.envref as envref
 from lgsp.adapterpool import AdapterPool
 from lgsp.auth.keys import KeyStore
+from lgsp.auth.models import OAuthClient
 from lgsp.auth.server import LGSPAuthorizationServer
 from lgsp.auth.tokens import RevocationList, TokenVerifier
-from lgsp.directory.config_guard import refuse_demo_credentials
+from lgsp.directory.config_guard import endpoint_secret_problems, secret_hash_reason
+from lgsp.directory.models import Endpoint
 from lgsp.directory.repository import DirectoryCache
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.groupcommit import GroupCommitter
 from lgsp.kit.ratelimit import Limiter
-from lgsp.settings import Settings
+from lgsp.settings import InsecureSettingsError, Settings
 from lgsp.validation.catalogue import SchemaCatalogue
 
 log = logging.getLogger("lgsp")
@@ -105,3 +108,30 @@ class Platform:
         self.adapters.close()
         self.limiter.close()
         self.engine.dispose()
+
+
+def refuse_demo_credentials(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Outside development, :class:`InsecureSettingsError` when the database has clients that
+    log in with a demo secret or endpoints whose stored settings give a secret a default."""
+    if settings.env == "development":
+        return
+    with sessions() as session:
+        reasons = demo_credentials(session)
+    if reasons:
+        raise InsecureSettingsError("refusing to start: " + "; ".join(reasons))
+
+
+def demo_credentials(session: Session) -> list[str]:
+    """What :func:`refuse_demo_credentials` refuses, one line each. Clients are matched against
+    the printed hashes only: every API process checks at start, and ``config apply`` has already
+    refused a demo secret hashed anew."""
+    reasons = []
+    for client in session.scalars(select(OAuthClient).where(OAuthClient.disabled_at.is_(None))):
+        why = secret_hash_reason(client.secret_hash, rehashed=False)
+        if why:
+            reasons.append(f"client {client.client_id} logs in with {why}; disable or rotate it")
+    for endpoint in session.scalars(select(Endpoint)):
+        for path, why in endpoint_secret_problems(endpoint.settings or {}, None):
+            where = envref.format_path(path)
+            reasons.append(f"endpoint of {endpoint.agency_code}: settings.{where} {why}")
+    return reasons

@@ -10,7 +10,7 @@ Every failure is an :class:`AdapterConfigError` (unknown name, import failure, i
 raised when the platform starts, so a broken adapter stops the start instead of being skipped.
 
 Settings values may name environment variables as ``${NAME}`` or ``${NAME:-default}``
-(:mod:`lgsp_adapters.envref`; secrets stay out of the configuration files and the database);
+(:mod:`lgsp.kit.envref`; secrets stay out of the configuration files and the database);
 they are resolved here, before validation, and a missing variable is an error.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lgsp_adapters import envref
+from lgsp.kit import envref
 from lgsp_adapters.base import Adapter, AdapterConfigError, AdapterSettings
 
 ENTRY_POINT_GROUP = "lgsp.adapters"
@@ -83,7 +83,7 @@ def adapter_class(name: str) -> type[Adapter]:
 
 
 def expand_env(value: Any, path: str = "") -> Any:
-    """``value`` with every environment reference resolved (:mod:`lgsp_adapters.envref`); an
+    """``value`` with every environment reference resolved (:mod:`lgsp.kit.envref`); an
     unset variable without a default is an AdapterConfigError naming it and its field."""
     resolution = envref.resolve(value)
     if resolution.missing:

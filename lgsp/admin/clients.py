@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import hash_secret, new_client_id, new_secret
 from lgsp.auth.server import SCOPES
 from lgsp.directory import repository as directory
 from lgsp.kit.db import transaction
 from lgsp.kit.errors import BadRequest, NotFound
+from lgsp.kit.secrets import hash_secret, new_client_id, new_secret
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
 

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lgsp.auth.clientstate import reconcile_config_clients
+from lgsp.admin.clientstate import reconcile_config_clients
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.deliveries import repository as deliveries
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.exchange import repository as messages
 from lgsp.kit.db import transaction
+from lgsp.kit.secrets import hash_secret, verify_secret
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
 

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lgsp.auth import tokens
 from lgsp.auth.keys import KeyStore
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.kit.errors import LGSPError
+from lgsp.kit.secrets import hash_secret, verify_secret
 from lgsp.settings import Settings
 
 SCOPES = {

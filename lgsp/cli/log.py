@@ -73,9 +73,12 @@ def _platform_jwks(sessions: sessionmaker[Session]) -> dict[str, Any]:
 
 
 def _finish(report: VerifyReport, as_json: bool) -> None:
-    """The report on stdout; a failed verification is also its one line on stderr."""
+    """The report on stdout; a failed verification is also its one line on stderr. With
+    ``--json`` stdout is the JSON alone and the notes go to stderr."""
     if as_json:
         print_json(report.to_dict())
+        for note in report.notes:
+            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     else:
         for note in report.notes:
             console.print(f"note: {note}", markup=False, highlight=False)

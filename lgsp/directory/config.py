@@ -11,7 +11,7 @@ Files (all but ``province.yaml`` optional; config/README.md describes every key)
     clients.yaml        clients:        [OAuth clients of agencies]
 
 String values may reference the environment as ``${VAR}`` or ``${VAR:-default}`` (``$$`` is a
-literal ``$``; :mod:`lgsp_adapters.envref`). An unset variable without a default is a problem,
+literal ``$``; :mod:`lgsp.kit.envref`). An unset variable without a default is a problem,
 except in a client's ``secret``: that client is skipped by apply with a warning, so a deployment
 declares only the clients whose secrets it holds. References are resolved at load, except in
 endpoint settings: those are stored as written and resolved when the adapter is built.
@@ -32,10 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import lgsp_adapters.envref as envref
 import yaml
 from pydantic import BaseModel, ValidationError
 
+import lgsp.kit.envref as envref
 from lgsp.directory.config_checks import cross_check
 from lgsp.directory.config_schema import (
     AGENCY_CODE,

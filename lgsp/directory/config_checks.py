@@ -7,8 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import lgsp_adapters.envref as envref
-
+import lgsp.kit.envref as envref
 from lgsp.directory import config_guard
 from lgsp.directory.config_schema import (
     AGENCY_CODE,
@@ -270,7 +269,7 @@ def _check_clients(raw: RawConfig, report: Report, development: bool) -> None:
             report(
                 f,
                 (*path, "secret_hash"),
-                "not a hash from lgsp.auth.secrets (scrypt$<salt>$<hash>)",
+                "not a hash from lgsp.kit.secrets (scrypt$<salt>$<hash>)",
             )
         elif not development:
             if c.secret is not None and (reason := demo_secret_reason(c.secret)):

@@ -19,19 +19,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import lgsp_adapters.envref as envref
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import verify_secret
-from lgsp.directory.models import Endpoint
+import lgsp.kit.envref as envref
+from lgsp.kit.secrets import verify_secret
 from lgsp.settings import (
     DEMO_SECRET_HASHES,
     DEMO_SECRETS,
-    InsecureSettingsError,
-    Settings,
     demo_secret_reason,
 )
 
@@ -101,30 +95,3 @@ def endpoint_secret_problems(settings: dict[str, Any], validated: Any) -> list[t
         if reason:
             problems.append((path, f"the secret is {reason}"))
     return problems
-
-
-def refuse_demo_credentials(settings: Settings, sessions: sessionmaker[Session]) -> None:
-    """Outside development, :class:`InsecureSettingsError` when the database has clients that
-    log in with a demo secret or endpoints whose stored settings give a secret a default."""
-    if settings.env == "development":
-        return
-    with sessions() as session:
-        reasons = demo_credentials(session)
-    if reasons:
-        raise InsecureSettingsError("refusing to start: " + "; ".join(reasons))
-
-
-def demo_credentials(session: Session) -> list[str]:
-    """What :func:`refuse_demo_credentials` refuses, one line each. Clients are matched against
-    the printed hashes only: every API process checks at start, and ``config apply`` has already
-    refused a demo secret hashed anew."""
-    reasons = []
-    for client in session.scalars(select(OAuthClient).where(OAuthClient.disabled_at.is_(None))):
-        why = secret_hash_reason(client.secret_hash, rehashed=False)
-        if why:
-            reasons.append(f"client {client.client_id} logs in with {why}; disable or rotate it")
-    for endpoint in session.scalars(select(Endpoint)):
-        for path, why in endpoint_secret_problems(endpoint.settings or {}, None):
-            where = envref.format_path(path)
-            reasons.append(f"endpoint of {endpoint.agency_code}: settings.{where} {why}")
-    return reasons

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import lgsp_adapters.envref as envref
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+import lgsp.kit.envref as envref
 from lgsp.kit.errors import Misconfigured
 from lgsp.kit.ratelimit import Rate
 

@@ -21,7 +21,9 @@ Classes marked with a module are declared beside the code that raises them.
     │   └── UndeclaredSubPath (404)          mediation/paths.py: a sub-path the service lacks
     ├── MethodNotAllowed (405)
     ├── Conflict (409)
-    │   └── IdempotencyConflict (409)        idempotency key reused with another body
+    │   ├── IdempotencyConflict (409)        idempotency key reused with another body
+    │   └── AlreadyRunning (409)             one live log verification at a time (kit.ratelimit)
+    ├── RateLimited (429)                    a rate limit or quota is spent (kit.ratelimit)
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
     ├── HTTPProblem (the framework's status) any other error the HTTP layer raises

@@ -26,7 +26,9 @@ MAX_SECONDS = int(os.environ.get("LGSP_CONTRACT_SECONDS", "150"))
 SEED = os.environ.get("LGSP_CONTRACT_SEED", "20261202")
 # Every scope, so each operation is reachable; refusals are checked by the ignored_auth check
 # (no token) and by tests/api and tests/security (wrong scope, wrong party).
-ALL_SCOPES = "messages:send messages:read inbox:read services:call schemas:validate admin audit"
+# Administrators and auditors are different clients (docs/security.md): the run holds the
+# administrator's scope; the auditor's operations answer the documented 403.
+ALL_SCOPES = "messages:send messages:read inbox:read services:call schemas:validate admin"
 
 
 @pytest.fixture(scope="module")

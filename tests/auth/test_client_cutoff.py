@@ -23,10 +23,10 @@ from lgsp.admin import clients as service
 from lgsp.admin.province import ApplyReport
 from lgsp.admin.province import apply_rows as apply_config
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import hash_secret
 from lgsp.directory.config import load_config
 from lgsp.exchange.models import Message
 from lgsp.kit.db import transaction
+from lgsp.kit.secrets import hash_secret
 from tests.support.platform import KHDT, SAMPLE_CONFIG, LivePlatform, live_platform
 
 CONFIG_CLIENT = "h56-cutoff-test"

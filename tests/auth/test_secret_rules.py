@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lgsp.auth.secrets import hash_secret, new_client_id, new_secret, verify_secret
+from lgsp.kit.secrets import hash_secret, new_client_id, new_secret, verify_secret
 
 
 def test_the_right_secret_verifies_and_a_wrong_one_does_not() -> None:

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 import lgsp.models  # noqa: F401 - every table in the metadata
 from lgsp.admin.province import ApplyReport, apply
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import verify_secret
 from lgsp.directory.config import load_config
 from lgsp.directory.models import Agency, Endpoint, Grant, MessageType, Route, Service
 from lgsp.exchange.models import Message
 from lgsp.kit.db import Base, make_engine, make_sessionmaker, transaction
+from lgsp.kit.secrets import verify_secret
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.models import LogEntry
 from tests.directory.conftest import SAMPLE, Editor

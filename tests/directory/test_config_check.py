@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lgsp_adapters import envref
 from lgsp_adapters.registry import validate_settings
 
 from lgsp.directory.config import ConfigError, ConfigProblem, check_config, load_config
+from lgsp.kit import envref
 from lgsp.settings import get_settings
 from lgsp.validation.catalogue import SchemaCatalogue
 from tests.directory.conftest import SAMPLE, Editor

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 import lgsp.models
 from lgsp.admin.province import apply_rows as apply_config
 from lgsp.auth.models import OAuthClient
-from lgsp.auth.secrets import hash_secret, verify_secret
 from lgsp.directory.config import check_config, load_config
 from lgsp.directory.models import Agency, Endpoint
 from lgsp.kit import migrate
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
+from lgsp.kit.secrets import hash_secret, verify_secret
 from lgsp.kit.timeutil import utcnow
 from lgsp.platform import Platform
 from lgsp.settings import PROJECT_ROOT, InsecureSettingsError, Settings
