@@ -15,7 +15,7 @@ PACKAGES = [
 ]  # fmt: skip
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -68,7 +68,7 @@ def describe() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "packages": versions,

@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from bench.machine import cpu_model
 from lgsp.kit.ratelimit import Limiter, MemoryBuckets, Rate, RedisBuckets
 
 RATE = Rate(per_second=1_000_000, burst=1_000_000)  # never refuses: measures the bookkeeping
@@ -51,17 +52,6 @@ def async_per_call_us(limiter: Limiter, n: int, repeats: int = 5) -> float:
         return times
 
     return statistics.median(asyncio.run(calls()))
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
