@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from lgsp import docs_ui, observability
 from lgsp.admin import endpoints as admin_endpoints
 from lgsp.auth import endpoints as auth_endpoints
-from lgsp.background import start_delivery, start_sealer
+from lgsp.background import start_delivery, start_presence, start_sealer
 from lgsp.directory import endpoints as directory_endpoints
 from lgsp.exchange import endpoints as exchange_endpoints
 from lgsp.kit import openapi
@@ -49,6 +49,7 @@ def create_app(
             # Publish right after each commit instead of waiting for a worker's next poll.
             start_delivery(platform, relay=True, consume=False)
         start_sealer(platform)
+        start_presence(platform, "api")
         if on_start is not None:
             on_start(platform)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from lgsp.platform import Platform
 
@@ -29,3 +30,31 @@ def start_sealer(platform: Platform) -> None:
     )
     sealer.start()
     platform.background.append(sealer)
+
+
+def start_presence(platform: Platform, kind: str) -> None:
+    """Report this process (what adapters it can load) until it stops; see lgsp.processes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from lgsp.processes.presence import Presence
+
+    try:
+        release = version("lgsp")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        release = "unknown"
+    from lgsp.observability import ADAPTERS_UNBUILDABLE
+
+    def describe() -> dict[str, Any]:
+        described = platform.adapters.describe()
+        ADAPTERS_UNBUILDABLE.set(len(described["unbuildable"]))
+        return described
+
+    presence = Presence(
+        platform.sessions,
+        kind=kind,
+        version=release,
+        describe=describe,
+        interval=platform.settings.heartbeat_seconds,
+    )
+    presence.start()
+    platform.background.append(presence)

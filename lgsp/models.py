@@ -7,6 +7,7 @@ from lgsp.exchange.models import Message
 from lgsp.exchange.parties import DossierParty
 from lgsp.kit.db import Base
 from lgsp.messagelog.models import LogBatch, LogEntry
+from lgsp.processes.models import PlatformProcess
 
 __all__ = [
     "Agency",
@@ -21,6 +22,7 @@ __all__ = [
     "Message",
     "MessageType",
     "OAuthClient",
+    "PlatformProcess",
     "RevokedToken",
     "Route",
     "Service",

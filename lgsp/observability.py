@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +23,10 @@ DELIVERY_LATENCY = Histogram(
     "lgsp_accept_to_delivery_seconds",
     "Time from acceptance to confirmed delivery",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+ADAPTERS_UNBUILDABLE = Gauge(
+    "lgsp_adapters_unbuildable",
+    "Endpoints whose adapter this process cannot build (their deliveries are held)",
 )
 SERVICE_CALLS = Counter(
     "lgsp_service_calls_total", "Synchronous mediated calls by outcome", ["provider", "outcome"]
@@ -46,7 +52,13 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503
         )
-    return JSONResponse({"status": "ready", "database": "ok"})
+    body: dict[str, Any] = {"status": "ready", "database": "ok"}
+    # Still ready (messages are accepted and kept), but the operator must see that some are
+    # held. Only a count: this endpoint is public; `lgsp status` and the log name them.
+    held = request.app.state.platform.adapters.unbuildable()
+    if held:
+        body["held_endpoints"] = len(held)
+    return JSONResponse(body)
 
 
 @router.get(

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 600.0
     lease_seconds: float = 60.0
+    # A delivery whose recipient's adapter cannot be built here waits this long between tries.
+    adapter_hold_seconds: float = Field(default=30.0, gt=0)
+    # How often each API and worker process reports itself (the adapters it can load).
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
     worker_concurrency: int = 16
     relay_poll_seconds: float = 0.05
 

@@ -14,6 +14,7 @@ below it only flush.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, select
@@ -28,6 +29,8 @@ from lgsp.kit.db import transaction
 from lgsp.kit.secrets import hash_secret, verify_secret
 from lgsp.kit.timeutil import utcnow
 from lgsp.messagelog.service import append as log_append
+from lgsp.processes import repository as processes
+from lgsp.processes.presence import live_since
 
 if TYPE_CHECKING:
     from lgsp.directory.config_schema import ClientConfig, ProvinceConfig
@@ -261,13 +264,19 @@ def apply(
     *,
     actor: str,
     dry_run: bool = False,
+    heartbeat_seconds: float = 10.0,
 ) -> ApplyReport:
     """Make the database match ``cfg`` in one transaction, and log it in the message log as
     ``admin.config_applied`` (who, and what changed per kind of row). Applying the same
     configuration twice reports no changes the second time. A dry run reports what would change
-    and changes (and logs) nothing."""
+    and changes (and logs) nothing. Either way, the report warns of every adapter the
+    configuration names that a running platform process (one that reported within three
+    ``heartbeat_seconds``) cannot load."""
     with transaction(sessions) as session:
         report = apply_rows(session, cfg)
+        report.warnings.extend(
+            adapters_missing_in_processes(session, cfg, seen_since=live_since(heartbeat_seconds))
+        )
         if dry_run:
             session.rollback()
             return report
@@ -283,6 +292,32 @@ def apply(
             },
         )
     return report
+
+
+def adapters_missing_in_processes(
+    session: Session, cfg: ProvinceConfig, *, seen_since: datetime
+) -> list[str]:
+    """One warning per adapter the configuration's endpoints name that a live platform process
+    cannot load (its deliveries would be held there, its services answer 503)."""
+    named: dict[str, list[str]] = {}
+    for agency in cfg.agencies:
+        endpoint = agency.endpoint
+        if endpoint is not None and endpoint.mode == "push" and endpoint.adapter:
+            named.setdefault(endpoint.adapter, []).append(agency.code)
+    warnings = []
+    for process in processes.live(session, seen_since=seen_since):
+        for adapter, agencies in sorted(named.items()):
+            if adapter in process.adapters:
+                continue
+            why = process.adapter_errors.get(adapter) or "not installed there"
+            warnings.append(
+                f"adapter {adapter!r} (endpoint of {', '.join(agencies)}) cannot be loaded by "
+                f"the running {process.kind} process {process.pid} on {process.host}: {why}; "
+                "deliveries to those endpoints wait there until it is installed where that "
+                "process runs (found at the next try; an upgrade of one already loaded needs "
+                "a restart)"
+            )
+    return warnings
 
 
 def apply_rows(session: Session, cfg: ProvinceConfig) -> ApplyReport:

@@ -32,6 +32,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("lgsp.cli.messages", "messages"),
     ("lgsp.cli.demo", None),
     ("lgsp.cli.adapters", "adapters"),
+    ("lgsp.cli.status", None),
 ]
 
 for _module_name, _group in _GROUPS:

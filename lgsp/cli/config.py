@@ -95,7 +95,13 @@ def apply(
     except ConfigError:
         console.print("nothing applied", markup=False)
         raise
-    report = province.apply(session_factory(), cfg, actor=cli_actor(), dry_run=dry_run)
+    report = province.apply(
+        session_factory(),
+        cfg,
+        actor=cli_actor(),
+        dry_run=dry_run,
+        heartbeat_seconds=settings().heartbeat_seconds,
+    )
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     for line in report.lines():

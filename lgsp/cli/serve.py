@@ -56,7 +56,7 @@ def worker(
     log_level: Annotated[str, typer.Option()] = "info",
 ) -> None:
     """Run delivery workers (and the outbox relay) without the API: the amqp deployment."""
-    from lgsp.background import start_delivery, start_sealer
+    from lgsp.background import start_delivery, start_presence, start_sealer
     from lgsp.platform import Platform
 
     _logging(log_level)
@@ -64,6 +64,7 @@ def worker(
     platform.start()
     start_delivery(platform, relay=relay, consume=True)
     start_sealer(platform)
+    start_presence(platform, "worker")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
@@ -129,3 +129,23 @@ def dead_query(
     if recipient:
         query = query.where(Delivery.recipient == recipient)
     return query.order_by(Delivery.id)
+
+
+def summary(session: Session, *, held_prefix: str) -> dict[str, dict[str, int]]:
+    """``{recipient: {state: count}}`` over every delivery, with ``held`` (open, waiting for an
+    adapter the platform cannot build: ``last_error`` starts with ``held_prefix``) counted
+    apart from ``retrying``."""
+    held = and_(
+        Delivery.state == DeliveryState.RETRYING.value,
+        Delivery.last_error.startswith(held_prefix, autoescape=True),
+    )
+    state = case((held, "held"), else_=Delivery.state)
+    rows = session.execute(
+        select(Delivery.recipient, state, func.count())
+        .group_by(Delivery.recipient, state)
+        .order_by(Delivery.recipient)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for recipient, name, count in rows:
+        out.setdefault(recipient, {})[str(name)] = int(count)
+    return out

@@ -144,6 +144,10 @@ def idle_wait(sessions: sessionmaker[Session], *, poll: float, ceiling: float = 
 # --- record an attempt's outcome --------------------------------------------------------------
 
 
+# How the last_error of a held delivery starts (what status views and `lgsp status` look for).
+HELD_PREFIX = "held: "
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
     """What one attempt ended in: delivered, retrying (with when) or dead (dead-lettered)."""
@@ -154,6 +158,8 @@ class AttemptOutcome:
     status_code: int | None = None
     error: str | None = None
     next_attempt_at: datetime | None = None
+    # Retrying because the platform cannot build the recipient's adapter: no attempt was made.
+    held: bool = False
 
     @classmethod
     def delivered(cls, *, attempts: int, status_code: int | None, at: datetime) -> AttemptOutcome:
@@ -170,6 +176,16 @@ class AttemptOutcome:
         next_attempt_at: datetime,
     ) -> AttemptOutcome:
         return cls(DeliveryState.RETRYING, attempts, at, status_code, error, next_attempt_at)
+
+    @classmethod
+    def hold(
+        cls, *, attempts: int, error: str, at: datetime, next_attempt_at: datetime
+    ) -> AttemptOutcome:
+        """Kept open without counting an attempt, whatever the retry window: the fault is the
+        platform's (an adapter it cannot build), and the recipient never saw the message."""
+        return cls(
+            DeliveryState.RETRYING, attempts, at, None, HELD_PREFIX + error, next_attempt_at, True
+        )
 
     @classmethod
     def dead_letter(

@@ -348,6 +348,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     database: str
+    # How many endpoints' adapters this process cannot build (their deliveries wait).
+    held_endpoints: int | None = None
 
 
 # -- the response sets of the operations --------------------------------------------------------

@@ -22,7 +22,7 @@ from lgsp_adapters.base import (
     PermanentError,
 )
 
-from lgsp.adapterpool import problem_from_adapter_error
+from lgsp.adapterpool import AdapterUnavailable, problem_from_adapter_error
 from lgsp.auth.tokens import Principal
 from lgsp.directory.repository import Directory, ServiceInfo
 from lgsp.directory.routing import is_granted
@@ -122,6 +122,8 @@ class Mediator:
         try:
             try:
                 adapter = self._adapters.get(provider)
+            except AdapterUnavailable:
+                raise  # answered 503: the platform's own fault, for now
             except AdapterError as exc:
                 # No usable endpoint is the platform's configuration problem, not the caller's.
                 raise AdapterConfigError(exc.reason) from exc

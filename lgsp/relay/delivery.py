@@ -20,7 +20,7 @@ from lgsp_adapters.base import AdapterError, Capture, Envelope, PermanentError, 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from lgsp.adapterpool import AdapterPool
+from lgsp.adapterpool import AdapterPool, AdapterUnavailable
 from lgsp.deliveries import repository as deliveries_repository
 from lgsp.deliveries import service as deliveries
 from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
@@ -91,6 +91,13 @@ class RetryPolicy:
             return AttemptOutcome.delivered(
                 attempts=attempt.number, status_code=attempt.status_code, at=now
             )
+        if isinstance(error, AdapterUnavailable):
+            return AttemptOutcome.hold(
+                attempts=delivery.attempts,
+                error=error.reason,
+                at=now,
+                next_attempt_at=now + timedelta(seconds=self._settings.adapter_hold_seconds),
+            )
         reason = failure_reason(error)
         wait = getattr(error, "retry_after", None)
         if isinstance(error, UpstreamTimeout):
@@ -141,8 +148,26 @@ _LOG_KINDS = {
 
 def log_entry(
     delivery: Delivery, message: Message, attempt: Attempt, outcome: AttemptOutcome
-) -> dict[str, Any]:
-    """The message log entry of one attempt."""
+) -> dict[str, Any] | None:
+    """The message log entry of one attempt; None for a hold that continues one already logged
+    (a held delivery is logged when it starts being held, not at every try)."""
+    if outcome.held:
+        if delivery.last_error == outcome.error:
+            return None
+        assert outcome.next_attempt_at is not None
+        return entry_values(
+            "delivery.held",
+            actor="platform",
+            agency=delivery.recipient,
+            message_id=message.id,
+            correlation_key=message.correlation_key,
+            detail={
+                "recipient": delivery.recipient,
+                "reason": outcome.error,
+                "next_attempt_at": outcome.next_attempt_at.isoformat(),
+            },
+            at=outcome.at,
+        )
     detail: dict[str, Any] = {
         "recipient": delivery.recipient,
         "attempt": attempt.number,
@@ -171,7 +196,10 @@ def log_entry(
 
 
 def record(
-    writer: GroupCommitter, delivery_id: int, outcome: AttemptOutcome, entry: dict[str, Any]
+    writer: GroupCommitter,
+    delivery_id: int,
+    outcome: AttemptOutcome,
+    entry: dict[str, Any] | None,
 ) -> bool:
     """Write the outcome (only if the row is still open) and its log entry in one commit shared
     with the other deliveries finishing now (group commit); False if it was finished elsewhere
@@ -180,7 +208,8 @@ def record(
     def work(session: Session) -> bool:
         if not deliveries.record_outcome(session, delivery_id, outcome):
             return False
-        session.execute(insert(LogEntry), [entry])
+        if entry is not None:
+            session.execute(insert(LogEntry), [entry])
         return True
 
     return bool(writer.run(work))
@@ -244,7 +273,7 @@ class DeliveryProcessor:
         return Attempt(number, error, status_code, reply, captures, duration_ms)
 
     def _observe(self, message: Message, outcome: AttemptOutcome) -> None:
-        DELIVERY_OUTCOMES.labels(outcome.state.value).inc()
+        DELIVERY_OUTCOMES.labels("held" if outcome.held else outcome.state.value).inc()
         if outcome.state == DeliveryState.DELIVERED:
             DELIVERY_LATENCY.observe((outcome.at - message.accepted_at).total_seconds())
         # The next message of this chain may be eligible now.

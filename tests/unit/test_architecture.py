@@ -21,7 +21,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kit", ("lgsp.kit", "lgsp.settings")),
     (
         "domains",
-        ("lgsp.auth", "lgsp.directory", "lgsp.validation", "lgsp.messagelog", "lgsp.deliveries"),
+        (
+            "lgsp.auth",
+            "lgsp.directory",
+            "lgsp.validation",
+            "lgsp.messagelog",
+            "lgsp.deliveries",
+            "lgsp.processes",
+        ),
     ),
     # Metrics sit here: their endpoint is guarded by auth, and the flows count into them.
     ("platform", ("lgsp.adapterpool", "lgsp.platform", "lgsp.observability")),
