@@ -152,10 +152,19 @@ class RevocationList:
 
 
 class TokenVerifier:
+    """Verifies access tokens. A token whose signature and claims verified is remembered (up to
+    ``CACHE_SIZE`` tokens) until it expires or the published keys change, so an agency system
+    reusing its token pays for the signature once; revocation and client changes are checked
+    on every request all the same (:meth:`check_state`)."""
+
+    CACHE_SIZE = 1024
+
     def __init__(self, settings: Settings, keys: KeyStore, revocations: RevocationList) -> None:
         self._settings = settings
         self._keys = keys
         self.revocations = revocations
+        # token -> (claims, principal, the key set it verified under, usable until (epoch s))
+        self._verified: dict[str, tuple[dict[str, object], Principal, object, float]] = {}
 
     def decode(self, token: str) -> dict[str, object]:
         """Verify signature and registered claims; raise Unauthorized with the reason."""
@@ -209,14 +218,28 @@ class TokenVerifier:
             )
 
     def principal(self, token: str) -> Principal:
-        claims = self.decode(token)
-        jti = str(claims["jti"])
+        keyset = self._keys.public_keys()
+        hit = self._verified.get(token)
+        if hit is not None and hit[2] is keyset and time.time() < hit[3]:
+            claims, principal = hit[0], hit[1]
+        else:
+            claims = self.decode(token)
+            scope = claims.get("scope") or ""
+            principal = Principal(
+                client_id=str(claims["client_id"]),
+                agency=str(claims.get("agency") or ""),
+                scopes=frozenset(str(scope).split()),
+                jti=str(claims["jti"]),
+                expires_at=int(claims["exp"]),  # type: ignore[call-overload]
+            )
+            self._remember(token, claims, principal)
         self.check_state(claims)
-        scope = claims.get("scope") or ""
-        return Principal(
-            client_id=str(claims["client_id"]),
-            agency=str(claims.get("agency") or ""),
-            scopes=frozenset(str(scope).split()),
-            jti=jti,
-            expires_at=int(claims["exp"]),  # type: ignore[call-overload]
-        )
+        return principal
+
+    def _remember(self, token: str, claims: dict[str, object], principal: Principal) -> None:
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # rare: more distinct live tokens than the cache holds
+        # Usable as long as decode() would accept it: until exp, with the same leeway, under
+        # the key set it verified with (a reload, e.g. a key withdrawn, verifies again).
+        keyset = self._keys.public_keys()
+        self._verified[token] = (claims, principal, keyset, principal.expires_at + LEEWAY_SECONDS)

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.auth import tokens
 from lgsp.auth.keys import KeyStore
+from lgsp.auth.models import SigningKey
 from lgsp.auth.tokens import RevocationList, TokenVerifier
 from lgsp.kit.db import make_engine, make_sessionmaker
 from lgsp.kit.errors import Unauthorized
@@ -97,3 +99,39 @@ def test_an_expired_revocation_is_forgotten_not_the_live_ones(auth: Auth) -> Non
     verifier.revocations.revoke(str(live["jti"]), int(live["exp"]))  # type: ignore[call-overload]
     assert verifier.revocations.is_revoked(str(live["jti"]))
     assert not verifier.revocations.is_revoked("long-gone")
+
+
+def test_a_remembered_token_still_expires_on_time(auth: Auth) -> None:
+    """Verified tokens are remembered, never past the moment a full verification refuses them."""
+    verifier = auth.verifier()
+    token, _ = auth.token(exp_in=-(tokens.LEEWAY_SECONDS - 2))  # honoured for 2 more seconds
+    assert verifier.principal(token).client_id == "c_test"
+    assert verifier.principal(token).client_id == "c_test"  # now from memory
+    time.sleep(3)
+    with pytest.raises(Unauthorized, match="not valid"):
+        verifier.principal(token)
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_withdrawn(auth: Auth) -> None:
+    verifier = auth.verifier()
+    token, _ = auth.token(exp_in=600)
+    assert verifier.principal(token).client_id == "c_test"
+    withdrawn = auth.keys.active_key().kid
+    auth.keys.rotate()
+    with auth.sessions.begin() as session:
+        session.execute(delete(SigningKey).where(SigningKey.kid == withdrawn))
+    auth.keys.reload()
+    with pytest.raises(Unauthorized, match="signature"):
+        verifier.principal(token)
+
+
+def test_more_live_tokens_than_are_remembered_all_verify(auth: Auth) -> None:
+    verifier = auth.verifier()
+    verifier.CACHE_SIZE = 3  # type: ignore[misc]
+    issued = [auth.token(exp_in=600) for _ in range(8)]
+    for _ in range(2):
+        for token, claims in issued:
+            assert verifier.principal(token).jti == claims["jti"]
+    forged = issued[0][0][:-4] + ("AAAA" if not issued[0][0].endswith("AAAA") else "BBBB")
+    with pytest.raises(Unauthorized):
+        verifier.principal(forged)
