@@ -158,6 +158,7 @@ class Settings(BaseSettings):
         for name, url in (
             ("LGSP_DATABASE_URL", self.database_url),
             ("LGSP_BROKER_URL", self.broker_url),
+            ("LGSP_REDIS_URL", self.redis_url),
         ):
             password = urlsplit(url).password if url else None
             reason = demo_secret_reason(unquote(password)) if password else None

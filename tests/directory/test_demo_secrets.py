@@ -181,6 +181,9 @@ def test_env_example_placeholders_are_refused(
     broker = f"amqp://lgsp:{example['RABBITMQ_PASSWORD']}@rabbitmq:5672/%2F"
     with pytest.raises(InsecureSettingsError, match="password in LGSP_BROKER_URL"):
         production(tmp_path, broker_url=broker)
+    redis = f"redis://:{example['REDIS_PASSWORD']}@redis:6379/0"
+    with pytest.raises(InsecureSettingsError, match="password in LGSP_REDIS_URL"):
+        production(tmp_path, redis_url=redis)
     # The portal password of the example reaches config check as a placeholder.
     monkeypatch.setenv("LGSP_DVCQG_PASSWORD", example["LGSP_DVCQG_PASSWORD"])
     problems = [str(p) for p in check_config(SAMPLE)]
