@@ -63,6 +63,13 @@ def disable(client_id: str, actor: ActorOption = None) -> None:
     console.print(f"disabled {client_id}")
 
 
+@app.command("enable")
+def enable(client_id: str, actor: ActorOption = None) -> None:
+    """Let a disabled client get tokens again; the tokens it held before stay void."""
+    service.set_disabled(session_factory(), client_id, False, actor=cli_actor(actor))
+    console.print(f"enabled {client_id}")
+
+
 @app.command("list")
 def list_(
     agency: Annotated[str | None, typer.Option(help="only this agency's clients")] = None,

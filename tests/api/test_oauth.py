@@ -4,6 +4,7 @@ client, verified with an independent JOSE library (PyJWT), rotation, revocation,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -133,6 +134,29 @@ def test_rotated_secret_replaces_the_old_one(live: LivePlatform) -> None:
     )
     assert old.status_code == 401
     assert new.status_code == 200
+
+
+def test_a_disabled_client_enabled_again_gets_new_tokens_not_its_old_ones(
+    live: LivePlatform,
+) -> None:
+    created = cli_client(live, ONE_STOP, "inbox:read")
+    url = live.url + "/oauth/token"
+    form = {"grant_type": "client_credentials"}
+    auth = (created["client_id"], created["client_secret"])
+    old = httpx.post(url, data=form, auth=auth).json()["access_token"]
+    run_cli(live.settings, "clients", "disable", created["client_id"], check=True)
+    assert httpx.post(url, data=form, auth=auth).status_code == 401
+    enabled = run_cli(live.settings, "clients", "enable", created["client_id"], check=True)
+    assert f"enabled {created['client_id']}" in enabled.stdout
+    new = httpx.post(url, data=form, auth=auth)
+    assert new.status_code == 200
+    time.sleep(live.settings.token_state_refresh_seconds + 0.1)
+    inbox = live.url + "/v1/inbox"
+    fresh = {"Authorization": f"Bearer {new.json()['access_token']}"}
+    assert httpx.get(inbox, headers=fresh).status_code == 200
+    assert httpx.get(inbox, headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    unknown = run_cli(live.settings, "clients", "enable", "no-such-client")
+    assert unknown.returncode != 0 and "no client 'no-such-client'" in unknown.stderr
 
 
 def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(
