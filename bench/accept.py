@@ -269,9 +269,44 @@ def _profile_pass(d: Deployment, seconds: float, out: Path, connections: int) ->
     return {"file": str(out.name), **summarize_profile(path)}
 
 
-def end_to_end(*, rate: float, duration: float, connections: int, warmup: int) -> dict[str, Any]:
+def _profile_worker(
+    d: Deployment, seconds: float, out: Path, rate: float, connections: int
+) -> dict[str, Any]:
+    """After B2's measured window: the same offered load again while py-spy samples the worker,
+    then a drain (the deliveries of this pass are not in B2's figures)."""
+    import threading
+
+    worker = next(p for p in d.stack.procs if p.role == "worker")
+    holder: dict[str, Any] = {}
+
+    def spy() -> None:
+        holder["path"] = deploy.profile(worker.popen.pid, seconds, out, subprocesses=True)
+
+    thread = threading.Thread(target=spy)
+    thread.start()
+    time.sleep(0.5)
+    spec = send_spec(d.port, d.token, connections=connections, duration=seconds, rate=rate)
+    d.record(deploy.run_loadgen(d.stack, spec))
+    thread.join()
+    drain(d, 0, timeout=120)
+    path = holder.get("path")
+    if path is None:
+        return {"error": "py-spy could not sample the process"}
+    return {"file": str(out.name), **summarize_profile(path)}
+
+
+def end_to_end(
+    *,
+    rate: float,
+    duration: float,
+    connections: int,
+    warmup: int,
+    profile_seconds: float = 0.0,
+    profile_out: Path | None = None,
+) -> dict[str, Any]:
     """B2: API and one worker running, a fixed offered load; accept-to-delivery latency from the
-    database (accepted_at to finished_at) and at the sink; the backlog sampled every 0.5 s."""
+    database (accepted_at to finished_at) and at the sink; the backlog sampled every 0.5 s; then,
+    with ``profile_seconds``, a separate pass profiling the worker."""
     import threading
 
     with deploy.stack() as s:
@@ -320,6 +355,9 @@ def end_to_end(*, rate: float, duration: float, connections: int, warmup: int) -
             "JOIN deliveries d ON d.message_id = m.id"
         )
         measured = [r for r in rows if r[0] not in warm_ids]
+        profile = None
+        if profile_seconds and profile_out is not None:
+            profile = _profile_worker(d, profile_seconds, profile_out, rate, connections)
         db_latency = [(r[2] - r[1]).total_seconds() * 1000 for r in measured]
         accepted_at = {r[0]: r[1].timestamp() for r in measured}
         sink_latency = [
@@ -351,6 +389,7 @@ def end_to_end(*, rate: float, duration: float, connections: int, warmup: int) -
             "cpu_seconds_by_role": {k: round(cpu1[k] - cpu0.get(k, 0.0), 2) for k in cpu1},
             "peak_rss": sampler.peak,
             "correctness": correctness,
+            **({"profile": profile} if profile is not None else {}),
         }
 
 

@@ -400,13 +400,13 @@ def _notes(results: dict[str, Any]) -> list[str]:
         ]
         for row in r["rows"]:
             out.append("| " + " | ".join(_fmt(v) for v in row.values()) + " |")
-    for sid in ("B1", "B3"):
+    for sid, process in (("B1", "API"), ("B2", "worker"), ("B3", "API")):
         prof = ((results.get(sid) or {}).get("details") or {}).get("profile")
         if prof and "inclusive" in prof:
             out += [
                 "",
-                f"Profile of the API process under the {sid} load (py-spy, {prof['samples']:,} "
-                "samples; % of samples with the function on the stack):",
+                f"Profile of the {process} process under the {sid} load (py-spy, "
+                f"{prof['samples']:,} samples; % of samples with the function on the stack):",
                 "",
             ]
             for item in prof["lgsp_inclusive"][:12]:

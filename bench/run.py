@@ -121,6 +121,8 @@ def run(plan: Plan, only: set[str] | None) -> tuple[dict[str, Any], list[str]]:
             duration=plan.b2_seconds,
             connections=64,
             warmup=100,
+            profile_seconds=plan.profile_seconds,
+            profile_out=PROFILES / "profile-B2-worker.txt",
         )
     if wanted("B3", "B4"):
         raw["sync"] = step(
