@@ -223,7 +223,8 @@ def accept_run(
             "peak_rss": dict(sampler.peak),
         }
         if profile_seconds and profile_out is not None:
-            out["profile"] = _profile_pass(d, profile_seconds, profile_out, connections)
+            spec = send_spec(d.port, d.token, connections=connections, duration=profile_seconds)
+            out["profile"] = _profile_pass(d, "api", profile_seconds, profile_out, spec)
         drained = drain(d, drain_workers, timeout=max(120.0, len(d.accepted) / 20))
         out["peak_rss"].update(drained["peak_rss"])
         out["drain"] = {
@@ -244,51 +245,24 @@ def accept_run(
         return out
 
 
-def _profile_pass(d: Deployment, seconds: float, out: Path, connections: int) -> dict[str, Any]:
-    """A separate load while py-spy samples the API process (not during the measured window:
-    the sampler's own cost would distort the figure)."""
-    import threading
-
-    api = next(p for p in d.stack.procs if p.role == "api")
-    holder: dict[str, Any] = {}
-
-    def spy() -> None:
-        holder["path"] = deploy.profile(api.popen.pid, seconds, out, subprocesses=True)
-
-    thread = threading.Thread(target=spy)
-    thread.start()
-    time.sleep(0.5)
-    result = deploy.run_loadgen(
-        d.stack, send_spec(d.port, d.token, connections=connections, duration=seconds)
-    )
-    d.record(result)
-    thread.join()
-    path = holder.get("path")
-    if path is None:
-        return {"error": "py-spy could not sample the process"}
-    return {"file": str(out.name), **summarize_profile(path)}
-
-
-def _profile_worker(
-    d: Deployment, seconds: float, out: Path, rate: float, connections: int
+def _profile_pass(
+    d: Deployment, role: str, seconds: float, out: Path, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    """After B2's measured window: the same offered load again while py-spy samples the worker,
-    then a drain (the deliveries of this pass are not in B2's figures)."""
+    """A separate load (``spec``) while py-spy samples the first ``role`` process: not during
+    the measured window, where the sampler's own cost would distort the figure."""
     import threading
 
-    worker = next(p for p in d.stack.procs if p.role == "worker")
+    process = next(p for p in d.stack.procs if p.role == role)
     holder: dict[str, Any] = {}
 
     def spy() -> None:
-        holder["path"] = deploy.profile(worker.popen.pid, seconds, out, subprocesses=True)
+        holder["path"] = deploy.profile(process.popen.pid, seconds, out, subprocesses=True)
 
     thread = threading.Thread(target=spy)
     thread.start()
     time.sleep(0.5)
-    spec = send_spec(d.port, d.token, connections=connections, duration=seconds, rate=rate)
     d.record(deploy.run_loadgen(d.stack, spec))
     thread.join()
-    drain(d, 0, timeout=120)
     path = holder.get("path")
     if path is None:
         return {"error": "py-spy could not sample the process"}
@@ -357,7 +331,13 @@ def end_to_end(
         measured = [r for r in rows if r[0] not in warm_ids]
         profile = None
         if profile_seconds and profile_out is not None:
-            profile = _profile_worker(d, profile_seconds, profile_out, rate, connections)
+            # The same offered load again, the worker sampled; its deliveries drain afterwards
+            # and are not in the figures above.
+            spec = send_spec(
+                d.port, d.token, connections=connections, duration=profile_seconds, rate=rate
+            )
+            profile = _profile_pass(d, "worker", profile_seconds, profile_out, spec)
+            drain(d, 0, timeout=120)
         db_latency = [(r[2] - r[1]).total_seconds() * 1000 for r in measured]
         accepted_at = {r[0]: r[1].timestamp() for r in measured}
         sink_latency = [
