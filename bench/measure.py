@@ -34,6 +34,26 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 _NOISE = ("threading.py", "concurrent/futures/thread.py", "site-packages/anyio/")
 
+# Leaf frames of a thread that waits (for a lock, a queue, the database's or a peer's answer, an
+# event loop's poll): py-spy's idle detection does not see these waits on this kind of machine,
+# so they are counted apart and the percentages below are of the samples that run code.
+WAITING_LEAVES = frozenset(
+    {
+        "Condition.wait (threading.py)",
+        "Event.wait (threading.py)",
+        "Queue.get (queue.py)",
+        "Thread.join (threading.py)",
+        "_wait_for_tstate_lock (threading.py)",
+        "Connection.wait (psycopg/connection.py)",
+        "Runner.run (asyncio/runners.py)",
+        "SocketIO.readinto (socket.py)",
+        "poll_wait_for_socket.<locals>.do_poll (urllib3/util/wait.py)",
+        "PollPoller.poll (pika/adapters/select_connection.py)",
+        "select (selectors.py)",
+        "EpollSelector.select (selectors.py)",
+    }
+)
+
 
 def _frame_name(frame: str) -> str:
     m = _FRAME.match(frame.strip())
@@ -49,10 +69,12 @@ def _frame_name(frame: str) -> str:
 
 def summarize_profile(path: Path, top: int = 15) -> dict[str, Any]:
     """Where the samples went: by leaf function (self time) and by function on the stack
-    (inclusive time), as percentages of all non-idle samples."""
+    (inclusive time), as percentages of the samples that run code (``waiting_percent``: the
+    share of samples whose leaf is a wait, :data:`WAITING_LEAVES`, left out)."""
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
+    waiting = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -61,6 +83,9 @@ def summarize_profile(path: Path, top: int = 15) -> dict[str, Any]:
         frames = [_frame_name(f) for f in stack.split(";") if f.strip()]
         frames = [f for f in frames if not f.startswith("process ") and not f.startswith("thread ")]
         if not frames:
+            continue
+        if frames[-1] in WAITING_LEAVES:
+            waiting += count
             continue
         total += count
         self_time[frames[-1]] += count
@@ -79,6 +104,7 @@ def summarize_profile(path: Path, top: int = 15) -> dict[str, Any]:
     )
     return {
         "samples": total,
+        "waiting_percent": round(100 * waiting / max(1, waiting + total), 1),
         "self": pct(self_time),
         "inclusive": pct(inclusive),
         "lgsp_inclusive": pct(lgsp_inclusive),

@@ -406,7 +406,9 @@ def _notes(results: dict[str, Any]) -> list[str]:
             out += [
                 "",
                 f"Profile of the {process} process under the {sid} load (py-spy, "
-                f"{prof['samples']:,} samples; % of samples with the function on the stack):",
+                f"{prof['samples']:,} samples running code, "
+                f"{prof.get('waiting_percent', 0)}% more waiting and left out; % of the samples "
+                "running code with the function on the stack):",
                 "",
             ]
             for item in prof["lgsp_inclusive"][:12]:
