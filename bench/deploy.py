@@ -381,9 +381,13 @@ error_log {workdir}/nginx-error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
+    # The load generator keeps its connections for the whole run (nginx closes one after 1,000
+    # requests by default, which the other servers never do).
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
     client_body_temp_path {workdir}/nginx-body;
     proxy_temp_path {workdir}/nginx-proxy;
-    upstream sink {{ server {upstream}; keepalive 64; }}
+    upstream sink {{ server {upstream}; keepalive 64; keepalive_requests 1000000; }}
     server {{
         listen 127.0.0.1:{port};
         location / {{

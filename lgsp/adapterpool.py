@@ -106,16 +106,22 @@ class AdapterPool:
         }
 
     def describe(self) -> dict[str, Any]:
-        """What this process reports of its adapters: the names it can load, why the others
-        cannot be, and the endpoints whose adapter failed to build."""
-        loadable, errors = [], {}
-        for name in adapter_registry.available():
+        """What this process reports of its adapters: the names installed here, why those the
+        directory uses cannot be loaded, and the endpoints whose adapter failed to build. Only
+        the adapters the directory uses are imported (the others would only cost memory)."""
+        directory = self._directory.snapshot()
+        used = {
+            endpoint.adapter
+            for code in directory.agencies
+            if (endpoint := directory.endpoint(code)) is not None and endpoint.adapter
+        }
+        errors = {}
+        for name in sorted(used):
             try:
                 adapter_registry.adapter_class(name)
             except AdapterConfigError as exc:
                 errors[name] = exc.reason
-            else:
-                loadable.append(name)
+        loadable = [name for name in adapter_registry.available() if name not in errors]
         return {"adapters": loadable, "adapter_errors": errors, "unbuildable": self.unbuildable()}
 
     def validate_all(self) -> None:

@@ -21,7 +21,8 @@ class PlatformProcess(Base):
     version: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    # Adapter names this process can load, and {name: reason} for those it cannot.
+    # Adapter names installed for this process, and {name: reason} for those its directory uses
+    # that it cannot load.
     adapters: Mapped[list[str]] = mapped_column(JSON, default=list)
     adapter_errors: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # {agency: {"adapter", "reason", "since"}}: endpoints whose adapter failed to build here;
