@@ -490,7 +490,9 @@ def profile(pid: int, seconds: float, out: Path, *, subprocesses: bool = False) 
     if not Path(spy).exists():
         return None
     args = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
-    args += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    # --gil: only the thread holding the interpreter lock, i.e. where the CPU goes; without it
+    # a thread waiting to retake the lock after a syscall counts as busy in the frame it is in.
+    args += ["--format", "raw", "--output", str(out), "--nonblocking", "--gil"]
     if subprocesses:
         args.append("--subprocesses")
     result = subprocess.run(args, capture_output=True, timeout=seconds + 60)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lgsp.kit.db import Base, UTCDateTime
@@ -26,6 +36,14 @@ OPEN_STATES = (DeliveryState.PENDING.value, DeliveryState.RETRYING.value)
 FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.DEAD, DeliveryState.ACKED)
 
 _OPEN_SQL = text("state IN ('pending', 'retrying')")
+
+
+def is_open(state: ColumnElement[str]) -> ColumnElement[bool]:
+    """``state IN ('pending', 'retrying')`` with the states written into the SQL: no bound
+    parameters to expand at every execution (SQLAlchemy's post-compile step, several per cent
+    of a worker's time), and a condition PostgreSQL can match to the partial indexes above
+    even in a prepared statement's generic plan."""
+    return state.in_([literal_column(f"'{value}'") for value in OPEN_STATES])
 
 
 class Delivery(Base):

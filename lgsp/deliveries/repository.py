@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
+from lgsp.deliveries.models import Delivery, DeliveryState, is_open
 
 _Query = TypeVar("_Query")
 
@@ -27,11 +27,11 @@ def eligible(now: datetime) -> list[ColumnElement[bool]]:
             earlier.recipient == Delivery.recipient,
             earlier.correlation_key == Delivery.correlation_key,
             earlier.id < Delivery.id,
-            earlier.state.in_(OPEN_STATES),
+            is_open(earlier.state),
         )
     )
     return [
-        Delivery.state.in_(OPEN_STATES),
+        is_open(Delivery.state),
         Delivery.next_attempt_at <= now,
         head_of_chain,
     ]
@@ -96,7 +96,7 @@ def next_due(session: Session) -> datetime | None:
     """When the earliest open delivery is due (so an idle worker knows how long to sleep)."""
     return session.scalar(
         select(Delivery.next_attempt_at)
-        .where(Delivery.state.in_(OPEN_STATES))
+        .where(is_open(Delivery.state))
         .order_by(Delivery.next_attempt_at)
         .limit(1)
     )
@@ -105,7 +105,7 @@ def next_due(session: Session) -> datetime | None:
 def open_attempts(session: Session, delivery_id: int) -> int | None:
     """Attempts made so far on an open delivery; None when it is final or gone."""
     return session.scalar(
-        select(Delivery.attempts).where(Delivery.id == delivery_id, Delivery.state.in_(OPEN_STATES))
+        select(Delivery.attempts).where(Delivery.id == delivery_id, is_open(Delivery.state))
     )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.deliveries import repository
-from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
+from lgsp.deliveries.models import Delivery, DeliveryState, is_open
 from lgsp.kit.groupcommit import Rows
 from lgsp.kit.timeutil import utcnow
 
@@ -97,7 +97,7 @@ def release_leases(session: Session, owner: str) -> None:
     """Give back every open row ``owner`` holds (a worker stopping or starting again)."""
     session.execute(
         update(Delivery)
-        .where(Delivery.lease_owner == owner, Delivery.state.in_(OPEN_STATES))
+        .where(Delivery.lease_owner == owner, is_open(Delivery.state))
         .values(lease_owner=None, lease_until=None)
     )
 
@@ -109,7 +109,7 @@ def mark_published(session: Session, ids: Sequence[int], *, now: datetime) -> No
             update(Delivery)
             .where(
                 Delivery.id.in_(ids),
-                Delivery.state.in_(OPEN_STATES),
+                is_open(Delivery.state),
                 Delivery.published_at.is_(None),
             )
             .values(published_at=now)
@@ -121,7 +121,7 @@ def unpublish_stale(session: Session, *, published_before: datetime) -> int:
     message may be lost); returns how many."""
     result = session.execute(
         update(Delivery)
-        .where(Delivery.state.in_(OPEN_STATES), Delivery.published_at < published_before)
+        .where(is_open(Delivery.state), Delivery.published_at < published_before)
         .values(published_at=None)
     )
     return cast("CursorResult[Any]", result).rowcount
@@ -216,7 +216,7 @@ def record_outcome(session: Session, delivery_id: int, outcome: AttemptOutcome) 
     elsewhere meanwhile (nothing is written then)."""
     result = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(OPEN_STATES))
+        .where(Delivery.id == delivery_id, is_open(Delivery.state))
         .values(**outcome.values())
     )
     return bool(cast("CursorResult[Any]", result).rowcount)

@@ -6,7 +6,6 @@ Written as plain ASGI middleware (not BaseHTTPMiddleware) because it runs on eve
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,7 +28,7 @@ from lgsp.kit.errors import (
     PayloadTooLarge,
     Unavailable,
 )
-from lgsp.kit.ids import uuid7
+from lgsp.kit.ids import random_bytes, uuid7
 from lgsp.kit.redact import public_problem
 
 log = logging.getLogger("lgsp.http")
@@ -55,8 +54,8 @@ class RequestContextMiddleware:
         request_id = uuid7()
         incoming = headers.get(b"traceparent", b"").decode("latin-1").strip().lower()
         match = _TRACEPARENT.match(incoming)
-        trace_id = match.group(1) if match else os.urandom(16).hex()
-        span_id = os.urandom(8).hex()
+        trace_id = match.group(1) if match else random_bytes(16).hex()
+        span_id = random_bytes(8).hex()
         flags = match.group(3) if match else "01"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id

@@ -3,11 +3,12 @@ variant, the creation millisecond in the first 48 bits, so ids sort by time; ran
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 
-from lgsp.kit.ids import MESSAGE_ID_PATTERN, uuid7
+from lgsp.kit.ids import MESSAGE_ID_PATTERN, random_bytes, uuid7
 
 
 def test_ids_are_canonical_uuid7_carrying_their_millisecond() -> None:
@@ -31,3 +32,19 @@ def test_ids_sort_by_creation_time() -> None:
     time.sleep(0.002)
     second = uuid7()
     assert first < second
+
+
+def test_random_bytes_never_repeat_across_refills_or_a_fork() -> None:
+    drawn = [random_bytes(16) for _ in range(1000)]  # several refills of the pool
+    assert all(len(b) == 16 for b in drawn) and len(set(drawn)) == len(drawn)
+    assert len(random_bytes(5000)) == 5000  # more than one refill at once
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next bytes must not be the parent's next bytes
+        os.write(write, random_bytes(16))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    from_child = os.read(read, 16)
+    os.close(read)
+    os.close(write)
+    assert len(from_child) == 16 and from_child != random_bytes(16)
