@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     worker_concurrency: int = 16
     relay_poll_seconds: float = 0.05
+    # amqp relay: after a commit wakes it, wait this long so a burst is published as one batch.
+    relay_gather_seconds: float = Field(default=0.003, ge=0)
 
     # Synchronous calls: after this many consecutive retriable failures of a provider its circuit
     # opens and calls fail fast with 503, until one probe call after the cooldown succeeds.

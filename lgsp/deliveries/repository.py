@@ -92,14 +92,14 @@ def of_recipient(
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the earliest open delivery is due (so an idle worker knows how long to sleep)."""
-    return session.scalar(
-        select(Delivery.next_attempt_at)
-        .where(is_open(Delivery.state))
-        .order_by(Delivery.next_attempt_at)
-        .limit(1)
-    )
+def next_due(session: Session, *, unpublished_only: bool = False) -> datetime | None:
+    """When the earliest open delivery is due (so an idle worker knows how long to sleep).
+    ``unpublished_only``: of those not on the broker (what the amqp relay can publish; a
+    published one comes back to it only through an outcome or the republishing sweep)."""
+    query = select(Delivery.next_attempt_at).where(is_open(Delivery.state))
+    if unpublished_only:
+        query = query.where(Delivery.published_at.is_(None))
+    return session.scalar(query.order_by(Delivery.next_attempt_at).limit(1))
 
 
 def open_attempts(session: Session, delivery_id: int) -> int | None:

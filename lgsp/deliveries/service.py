@@ -127,13 +127,20 @@ def unpublish_stale(session: Session, *, published_before: datetime) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def idle_wait(sessions: sessionmaker[Session], *, poll: float, ceiling: float = 1.0) -> float:
-    """How long an idle relay or dispatcher may sleep: until the earliest open delivery is due,
-    at least ``poll`` and at most ``ceiling`` seconds (a commit elsewhere wakes it sooner)."""
+def idle_wait(
+    sessions: sessionmaker[Session],
+    *,
+    poll: float,
+    ceiling: float = 1.0,
+    unpublished_only: bool = False,
+) -> float:
+    """How long an idle relay or dispatcher may sleep: until the earliest open delivery is due
+    (``unpublished_only``: of those not on the broker yet), at least ``poll`` and at most
+    ``ceiling`` seconds (a commit elsewhere wakes it sooner)."""
     poll = max(poll, 0.01)
     try:
         with sessions() as session:
-            due = repository.next_due(session)
+            due = repository.next_due(session, unpublished_only=unpublished_only)
     except Exception:  # noqa: BLE001 - the database is down: look again in a while
         return ceiling
     if due is None:

@@ -133,6 +133,7 @@ class AmqpTransport:
         assert publisher is not None
         signal = self._platform.outbox_signal
         sweep_every = min(60.0, self._platform.settings.amqp_republish_seconds / 4)
+        gather = self._platform.settings.relay_gather_seconds
         declared_on = 0  # the publisher connection whose queues were declared
         swept = 0.0
         while not self._stopping.is_set():
@@ -155,8 +156,12 @@ class AmqpTransport:
                 continue  # more may be waiting
             if confirmed < found:
                 self._stopping.wait(0.2)  # broker trouble: the publisher is reconnecting
-            signal.wait(self._idle_wait())
+            woken = signal.wait(self._idle_wait())
             signal.clear()
+            if woken and gather > 0:
+                # Commits come in bursts under load: a few milliseconds more make one batch
+                # (one query, one confirm round, one update) of what would be several.
+                self._stopping.wait(gather)
 
     def _relay_once(self, publisher: ConfirmingPublisher) -> tuple[int, int]:
         with transaction(self._platform.sessions) as session:
@@ -200,6 +205,10 @@ class AmqpTransport:
             )
 
     def _idle_wait(self) -> float:
+        # Rows on the broker are the workers' until an outcome (which wakes the relay of the
+        # process that recorded it) or the republishing sweep: not a reason to poll.
         return deliveries.idle_wait(
-            self._platform.sessions, poll=self._platform.settings.relay_poll_seconds
+            self._platform.sessions,
+            poll=self._platform.settings.relay_poll_seconds,
+            unpublished_only=True,
         )

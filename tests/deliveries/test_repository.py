@@ -208,6 +208,20 @@ def test_next_due_is_the_earliest_due_time_of_an_open_delivery(outbox: Outbox) -
         assert repository.next_due(session) == outbox.at(10)
 
 
+def test_the_relay_waits_only_for_what_it_can_publish(outbox: Outbox) -> None:
+    """Rows on the broker are the workers'; the amqp relay's next due time leaves them out."""
+    outbox.add("A", due=outbox.at(-5), published_at=outbox.at(-4))
+    outbox.add("B", state=RETRYING, due=outbox.at(-3), attempts=1, published_at=outbox.at(-2))
+    with outbox.sessions() as session:
+        assert repository.next_due(session) == outbox.at(-5)
+        assert repository.next_due(session, unpublished_only=True) is None
+    outbox.add("C", due=outbox.at(20))
+    outbox.add("D", state=DELIVERED, due=outbox.at(1))
+    with outbox.sessions() as session:
+        assert repository.next_due(session, unpublished_only=True) == outbox.at(20)
+        assert repository.next_due(session) == outbox.at(-5)
+
+
 def test_open_attempts_are_counted_only_while_the_delivery_is_open(outbox: Outbox) -> None:
     pending = outbox.add("A")
     retrying = outbox.add("B", state=RETRYING, attempts=3)
