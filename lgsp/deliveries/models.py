@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SQLColumnExpression,
     String,
     Text,
     UniqueConstraint,
@@ -38,7 +39,7 @@ FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.DEAD, DeliveryState.ACKED
 _OPEN_SQL = text("state IN ('pending', 'retrying')")
 
 
-def is_open(state: ColumnElement[str]) -> ColumnElement[bool]:
+def is_open(state: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """``state IN ('pending', 'retrying')`` with the states written into the SQL: no bound
     parameters to expand at every execution (SQLAlchemy's post-compile step, several per cent
     of a worker's time), and a condition PostgreSQL can match to the partial indexes above
