@@ -12,6 +12,16 @@ from lgsp.deliveries.models import FINAL_STATES, Delivery, DeliveryState
 from lgsp.exchange.models import Message
 
 
+def delivery_with_message(session: Session, delivery_id: int) -> tuple[Delivery, Message] | None:
+    """A delivery and its message in one query (the worker's read before each attempt)."""
+    row = session.execute(
+        select(Delivery, Message)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(Delivery.id == delivery_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def get_message(session: Session, message_id: str) -> Message | None:
     return session.get(Message, message_id)
 

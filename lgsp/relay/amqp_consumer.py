@@ -29,10 +29,9 @@ import orjson
 import pika
 import pika.exceptions
 
-from lgsp.deliveries import repository as deliveries_repository
 from lgsp.platform import Platform
 from lgsp.relay.amqp_topology import Topology, declare_blocking
-from lgsp.relay.delivery import DeliveryProcessor
+from lgsp.relay.delivery import FINISHED_ELSEWHERE, DeliveryProcessor
 
 log = logging.getLogger("lgsp.amqp.consumer")
 
@@ -248,12 +247,11 @@ class Consumer:
 
     def _deliver(self, delivery_id: int, attempt: int | None) -> Verdict:
         try:
-            with self._platform.sessions() as session:
-                attempts = deliveries_repository.open_attempts(session, delivery_id)
-            if attempts is None or (attempt is not None and attempts >= attempt):
+            outcome = self._processor.process(delivery_id, broker_attempt=attempt)
+            if outcome.state == "skipped" and outcome.reason != FINISHED_ELSEWHERE:
+                # final, gone, or that attempt already made: acked without delivering
                 self.stats.stale += 1
                 return "ack"
-            self._processor.process(delivery_id)
         except Exception:
             self._failures += 1
             pause = min(30.0, 0.5 * 2 ** min(self._failures, 6))

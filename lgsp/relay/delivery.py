@@ -21,7 +21,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lgsp.adapterpool import AdapterPool, AdapterUnavailable
-from lgsp.deliveries import repository as deliveries_repository
 from lgsp.deliveries import service as deliveries
 from lgsp.deliveries.models import OPEN_STATES, Delivery, DeliveryState
 from lgsp.deliveries.service import AttemptOutcome
@@ -50,6 +49,11 @@ def backoff_seconds(settings: Settings, attempt: int, retry_after: float | None 
         # hour caps an absurd Retry-After.
         delay = max(delay, min(retry_after, 3600.0))
     return float(delay)
+
+
+# The reason of a skipped outcome whose attempt was made but found the row finished by another
+# worker when recording it (the other skips are copies that never reached the adapter).
+FINISHED_ELSEWHERE = "finished elsewhere meanwhile"
 
 
 @dataclass(frozen=True)
@@ -221,26 +225,29 @@ class DeliveryProcessor:
         self._adapters = adapters
         self._policy = RetryPolicy(platform.settings, platform.directory)
 
-    def process(self, delivery_id: int) -> Outcome:
+    def process(self, delivery_id: int, *, broker_attempt: int | None = None) -> Outcome:
+        """Make the next attempt of ``delivery_id``. ``broker_attempt``: the attempt a broker
+        message carries; a copy of an attempt already made (the row's counter has reached it) is
+        skipped without calling the adapter."""
         loaded = self._load(delivery_id)
         if loaded is None:
             return Outcome(delivery_id, "skipped", "no such delivery")
         delivery, message = loaded
         if delivery.state not in OPEN_STATES:
             return Outcome(delivery_id, "skipped", f"already {delivery.state}")
+        if broker_attempt is not None and delivery.attempts >= broker_attempt:
+            return Outcome(delivery_id, "skipped", f"attempt {broker_attempt} already made")
         attempt = self._attempt(delivery, message)
         outcome = self._policy.decide(delivery, attempt, utcnow())
         entry = log_entry(delivery, message, attempt, outcome)
         if not record(self._platform.writer, delivery.id, outcome, entry):
-            return Outcome(delivery.id, "skipped", "finished elsewhere meanwhile")
+            return Outcome(delivery.id, "skipped", FINISHED_ELSEWHERE)
         self._observe(message, outcome)
         return Outcome(delivery.id, outcome.state.value, outcome.error)
 
     def _load(self, delivery_id: int) -> tuple[Delivery, Message] | None:
         with self._platform.sessions() as session:
-            delivery = deliveries_repository.get(session, delivery_id)
-            message = messages.get_message(session, delivery.message_id) if delivery else None
-        return (delivery, message) if delivery is not None and message is not None else None
+            return messages.delivery_with_message(session, delivery_id)
 
     def _attempt(self, delivery: Delivery, message: Message) -> Attempt:
         number = delivery.attempts + 1

@@ -191,11 +191,11 @@ class FlakyProcessor(DeliveryProcessor):
         super().__init__(world.platform, world.platform.adapters)
         self.failures = failures
 
-    def process(self, delivery_id: int) -> Outcome:
+    def process(self, delivery_id: int, *, broker_attempt: int | None = None) -> Outcome:
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("database unavailable (simulated)")
-        return super().process(delivery_id)
+        return super().process(delivery_id, broker_attempt=broker_attempt)
 
 
 def test_a_delivery_that_cannot_be_recorded_is_requeued_not_lost(
