@@ -52,7 +52,7 @@ RULES = [
     Rule(
         "a retrying head blocks its chain",
         "lgsp/deliveries/repository.py",
-        "            earlier.state.in_(OPEN_STATES),",
+        "            is_open(earlier.state),",
         "            earlier.state == DeliveryState.PENDING.value,",
         (
             "tests/relay/test_outbox_rules.py::"
@@ -62,7 +62,7 @@ RULES = [
     Rule(
         "the guarded outcome update only finishes a still-open delivery",
         "lgsp/deliveries/service.py",
-        "        .where(Delivery.id == delivery_id, Delivery.state.in_(OPEN_STATES))",
+        "        .where(Delivery.id == delivery_id, is_open(Delivery.state))",
         "        .where(Delivery.id == delivery_id)",
         (
             "tests/relay/test_outbox_rules.py::"
