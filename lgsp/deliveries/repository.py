@@ -73,10 +73,6 @@ def publishable(session: Session, *, now: datetime, limit: int) -> Sequence[Deli
     return session.scalars(_locked(session, query)).all()
 
 
-def get(session: Session, delivery_id: int) -> Delivery | None:
-    return session.get(Delivery, delivery_id)
-
-
 def of_message(session: Session, message_id: str) -> Sequence[Delivery]:
     return session.scalars(
         select(Delivery).where(Delivery.message_id == message_id).order_by(Delivery.id)

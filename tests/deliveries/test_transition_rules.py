@@ -330,6 +330,15 @@ def test_idle_wait_lasts_until_the_earliest_open_row_is_due(table: DeliveryTable
     assert service.idle_wait(table.sessions, poll=0.01) == 1.0
 
 
+def test_the_relays_idle_wait_leaves_out_rows_on_the_broker(table: DeliveryTable) -> None:
+    table.add("A", due=table.at(-60), published_at=table.at(-59))
+    # A dispatcher counts it (it is open and due); the amqp relay does not (it is published).
+    assert service.idle_wait(table.sessions, poll=0.2, ceiling=7.0) == 0.2
+    assert service.idle_wait(table.sessions, poll=0.2, ceiling=7.0, unpublished_only=True) == 7.0
+    table.add("B", due=table.at(-30))
+    assert service.idle_wait(table.sessions, poll=0.2, ceiling=7.0, unpublished_only=True) == 0.2
+
+
 def test_idle_wait_is_the_ceiling_when_the_database_cannot_answer(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}", pool_size=1)  # no tables
     try:
