@@ -7,83 +7,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from lgsp.deliveries import repository, service
-from lgsp.deliveries.models import Delivery, DeliveryState
+from lgsp.deliveries.models import Delivery
 from lgsp.deliveries.service import HELD_PREFIX, AttemptOutcome
-from lgsp.exchange.models import Message
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
-from lgsp.kit.timeutil import utcnow
 from lgsp.models import Base
-
-PENDING, RETRYING, INBOX = DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.INBOX
-DELIVERED, DEAD, ACKED = DeliveryState.DELIVERED, DeliveryState.DEAD, DeliveryState.ACKED
+from tests.deliveries.rows import (
+    ACKED,
+    DEAD,
+    DELIVERED,
+    INBOX,
+    PENDING,
+    RETRYING,
+    DeliveryRows,
+)
 
 
 @dataclass
-class Outbox:
-    """A fresh deliveries table and a fixed ``now`` the rows' times are set against."""
-
-    sessions: sessionmaker[Session]
-    now: datetime = field(default_factory=utcnow)
-
-    def at(self, seconds: float) -> datetime:
-        return self.now + timedelta(seconds=seconds)
-
-    def add(
-        self,
-        recipient: str,
-        *,
-        message: str | None = None,
-        state: DeliveryState = PENDING,
-        key: str | None = None,
-        due: datetime | None = None,
-        attempts: int = 0,
-        lease_until: datetime | None = None,
-        published_at: datetime | None = None,
-        last_error: str | None = None,
-    ) -> int:
-        """One delivery (and its message, unless it exists already); its id."""
-        message = message or str(uuid.uuid4())
-        with transaction(self.sessions) as session:
-            if session.get(Message, message) is None:
-                session.add(
-                    Message(
-                        id=message,
-                        type="dossier",
-                        sender="S",
-                        client_id="c",
-                        correlation_key=key,
-                        payload="{}",
-                        payload_sha256="0" * 64,
-                        size=2,
-                        accepted_at=self.now,
-                        request_sha256="0" * 64,
-                    )
-                )
-                session.flush()
-            row = Delivery(
-                message_id=message,
-                recipient=recipient,
-                correlation_key=key,
-                state=state.value,
-                attempts=attempts,
-                created_at=self.now,
-                next_attempt_at=self.now if due is None else due,
-                lease_until=lease_until,
-                published_at=published_at,
-                last_error=last_error,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+class Outbox(DeliveryRows):
+    """The deliveries table, with the relay's and the dispatcher's reads at its ``now``."""
 
     def leasable(self, *, limit: int = 50, exclude: tuple[str, ...] = ()) -> list[tuple[int, str]]:
         with self.sessions() as session:
@@ -242,9 +191,9 @@ def test_open_attempts_are_counted_only_while_the_delivery_is_open(outbox: Outbo
 
 def test_a_messages_deliveries_in_id_order_and_one_recipients_copy(outbox: Outbox) -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    z1, a1, m1 = (outbox.add(r, message=first) for r in ("Z", "A", "M"))
-    a2 = outbox.add("A", message=second)
-    z2 = outbox.add("Z", message=second, state=DEAD)
+    z1, a1, m1 = (outbox.add(r, message_id=first) for r in ("Z", "A", "M"))
+    a2 = outbox.add("A", message_id=second)
+    z2 = outbox.add("Z", message_id=second, state=DEAD)
     # A rewritten row keeps its place (on PostgreSQL it moves to the end of the table).
     retry = AttemptOutcome.retry(
         attempts=1, status_code=None, error="down", at=outbox.now, next_attempt_at=outbox.at(5)
@@ -293,12 +242,12 @@ def test_dead_query_narrows_the_dead_deliveries_and_lists_them_in_id_order(
 ) -> None:
     # Message ids that sort the other way round from the deliveries' ids.
     m_late, m_early, m_other = (f"01936f5e-0000-7000-8000-00000000000{c}" for c in "bac")
-    d1 = outbox.add("A", message=m_late, state=DEAD)
-    d2 = outbox.add("B", message=m_early, state=DEAD)
-    d3 = outbox.add("A", message=m_early, state=DEAD)
-    still_open = outbox.add("C", message=m_late, state=RETRYING)
-    outbox.add("C", message=m_early, state=DELIVERED)
-    d4 = outbox.add("C", message=m_other, state=DEAD)
+    d1 = outbox.add("A", message_id=m_late, state=DEAD)
+    d2 = outbox.add("B", message_id=m_early, state=DEAD)
+    d3 = outbox.add("A", message_id=m_early, state=DEAD)
+    still_open = outbox.add("C", message_id=m_late, state=RETRYING)
+    outbox.add("C", message_id=m_early, state=DELIVERED)
+    d4 = outbox.add("C", message_id=m_other, state=DEAD)
 
     def dead(
         delivery_ids: Sequence[int] = (), message_ids: Sequence[str] = (), recipient: str = ""
@@ -399,7 +348,7 @@ def test_on_postgresql_the_transports_skip_rows_another_transaction_holds(
 
 def test_on_postgresql_of_recipient_locks_the_row_only_when_asked(pg_outbox: Outbox) -> None:
     message = str(uuid.uuid4())
-    row = pg_outbox.add("A", message=message, state=INBOX)
+    row = pg_outbox.add("A", message_id=message, state=INBOX)
     with transaction(pg_outbox.sessions) as holder:
         locked = repository.of_recipient(holder, message, "A", lock=True)
         assert locked is not None and locked.id == row

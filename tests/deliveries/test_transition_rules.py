@@ -13,92 +13,37 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.deliveries import repository, service
 from lgsp.deliveries.models import Delivery, DeliveryState
 from lgsp.deliveries.service import HELD_PREFIX, AttemptOutcome
-from lgsp.exchange.models import Message
 from lgsp.kit.db import make_engine, make_sessionmaker, transaction
 from lgsp.kit.timeutil import utcnow
 from lgsp.models import Base
-
-PENDING, RETRYING, INBOX = DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.INBOX
-DELIVERED, DEAD, ACKED = DeliveryState.DELIVERED, DeliveryState.DEAD, DeliveryState.ACKED
+from tests.deliveries.rows import (
+    ACKED,
+    DEAD,
+    DELIVERED,
+    INBOX,
+    PENDING,
+    RETRYING,
+    DeliveryRows,
+)
 
 COLUMNS = [column.key for column in Delivery.__table__.columns]
 
 
 @dataclass
-class DeliveryTable:
-    """A fresh deliveries table, and the instant (``now``) its rows' times are set against."""
-
-    sessions: sessionmaker[Session]
-    now: datetime = field(default_factory=utcnow)
-
-    def at(self, seconds: float) -> datetime:
-        return self.now + timedelta(seconds=seconds)
-
-    def add(
-        self,
-        recipient: str = "R",
-        *,
-        state: DeliveryState = PENDING,
-        key: str | None = None,
-        due: datetime | None = None,
-        attempts: int = 0,
-        lease_owner: str | None = None,
-        lease_until: datetime | None = None,
-        published_at: datetime | None = None,
-        last_error: str | None = None,
-        last_status_code: int | None = None,
-        finished_at: datetime | None = None,
-        message_id: str | None = None,
-    ) -> int:
-        """One delivery of a message of its own (or of ``message_id``); its id."""
-        message_id = message_id or str(uuid.uuid4())
-        with transaction(self.sessions) as session:
-            if session.get(Message, message_id) is None:
-                session.add(
-                    Message(
-                        id=message_id,
-                        type="dossier",
-                        sender="S",
-                        client_id="c",
-                        correlation_key=key,
-                        payload="{}",
-                        payload_sha256="0" * 64,
-                        size=2,
-                        accepted_at=self.now,
-                        request_sha256="0" * 64,
-                    )
-                )
-                session.flush()
-            row = Delivery(
-                message_id=message_id,
-                recipient=recipient,
-                correlation_key=key,
-                state=state.value,
-                attempts=attempts,
-                created_at=self.now,
-                next_attempt_at=self.now if due is None else due,
-                lease_owner=lease_owner,
-                lease_until=lease_until,
-                published_at=published_at,
-                last_error=last_error,
-                last_status_code=last_status_code,
-                finished_at=finished_at,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+class DeliveryTable(DeliveryRows):
+    """The deliveries table, with every column of every row at hand and the lease at its
+    ``now``."""
 
     def columns(self, delivery_id: int) -> dict[str, Any]:
         """Every column of one row, as stored."""
