@@ -98,13 +98,6 @@ def next_due(session: Session, *, unpublished_only: bool = False) -> datetime | 
     return session.scalar(query.order_by(Delivery.next_attempt_at).limit(1))
 
 
-def open_attempts(session: Session, delivery_id: int) -> int | None:
-    """Attempts made so far on an open delivery; None when it is final or gone."""
-    return session.scalar(
-        select(Delivery.attempts).where(Delivery.id == delivery_id, is_open(Delivery.state))
-    )
-
-
 def addressed_to(session: Session, agency: str) -> bool:
     """Whether any delivery, in any state, names ``agency`` as its recipient."""
     return bool(session.scalar(select(exists().where(Delivery.recipient == agency))))

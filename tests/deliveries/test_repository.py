@@ -171,24 +171,6 @@ def test_the_relay_waits_only_for_what_it_can_publish(outbox: Outbox) -> None:
         assert repository.next_due(session) == outbox.at(-5)
 
 
-def test_open_attempts_are_counted_only_while_the_delivery_is_open(outbox: Outbox) -> None:
-    pending = outbox.add("A")
-    retrying = outbox.add("B", state=RETRYING, attempts=3)
-    delivered = outbox.add("C", state=DELIVERED, attempts=1)
-    dead = outbox.add("D", state=DEAD, attempts=5)
-    inbox = outbox.add("E", state=INBOX)
-    with outbox.sessions() as session:
-        assert repository.open_attempts(session, pending) == 0
-        assert repository.open_attempts(session, retrying) == 3
-        assert repository.open_attempts(session, delivered) is None
-        assert repository.open_attempts(session, dead) is None
-        assert repository.open_attempts(session, inbox) is None
-        assert repository.open_attempts(session, dead + 100) is None
-
-
-# --- one message's deliveries ---------------------------------------------------------------------
-
-
 def test_a_messages_deliveries_in_id_order_and_one_recipients_copy(outbox: Outbox) -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     z1, a1, m1 = (outbox.add(r, message_id=first) for r in ("Z", "A", "M"))
