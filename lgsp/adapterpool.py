@@ -151,9 +151,8 @@ def problem_from_adapter_error(exc: AdapterError, target: str) -> LGSPError:
     called ``target`` (a provider's service), sorted the way the adapter contract sorts it."""
     if isinstance(exc, AdapterUnavailable):
         # Nothing was sent: the platform cannot reach this provider until it is repaired.
-        return Unavailable(
-            f"{target} cannot be called now: its adapter cannot be built here ({exc.reason})"
-        )
+        # The reason (an import error, a settings field) is the operators' (log, lgsp status).
+        return Unavailable(f"{target} cannot be called now: the platform cannot reach it")
     if isinstance(exc, UpstreamTimeout):
         return GatewayTimeout(f"{target} did not answer in time: {exc.reason}")
     if isinstance(exc, RetriableError):

@@ -93,7 +93,9 @@ def test_apply_warns_and_the_platform_holds_until_the_plugin_is_installed(
     assert f"running api process {os.getpid()}" in warning and "not installed there" in warning
 
     # The configuration is live: a call to the land office cannot be built here.
-    assert_problem(lookup(live), 503, "unavailable")
+    refused = lookup(live)
+    assert_problem(refused, 503, "unavailable")
+    assert NAME not in refused.text  # why is for the operators, not for the caller
     with live.http() as http:
         ready = http.get("/readyz")
     assert ready.status_code == 200
