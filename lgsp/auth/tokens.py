@@ -236,6 +236,10 @@ class TokenVerifier:
         self.check_state(claims)
         return principal
 
+    def remembered(self) -> int:
+        """How many verified tokens are remembered now (at most ``CACHE_SIZE``)."""
+        return len(self._verified)
+
     def _remember(self, token: str, claims: dict[str, object], principal: Principal) -> None:
         if len(self._verified) >= self.CACHE_SIZE:
             self._verified.clear()  # rare: more distinct live tokens than the cache holds

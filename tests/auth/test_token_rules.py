@@ -135,3 +135,48 @@ def test_more_live_tokens_than_are_remembered_all_verify(auth: Auth) -> None:
     forged = issued[0][0][:-4] + ("AAAA" if not issued[0][0].endswith("AAAA") else "BBBB")
     with pytest.raises(Unauthorized):
         verifier.principal(forged)
+
+
+def test_a_token_presented_again_is_not_verified_again(auth: Auth) -> None:
+    """The cache's purpose: an agency reusing its token pays for the signature once, also inside
+    the expiry leeway; revocation is still checked on every presentation."""
+    verifier = auth.verifier(refresh_seconds=0.0)
+    verified: list[str] = []
+    decode = verifier.decode
+
+    def counting_decode(token: str) -> dict[str, object]:
+        verified.append(token)
+        return decode(token)
+
+    verifier.decode = counting_decode  # type: ignore[method-assign]
+    fresh, fresh_claims = auth.token(exp_in=600)
+    in_leeway, _ = auth.token(exp_in=-(tokens.LEEWAY_SECONDS - 10))
+    for _ in range(3):
+        assert verifier.principal(fresh).jti == fresh_claims["jti"]
+        assert verifier.principal(in_leeway).client_id == "c_test"
+    assert verified == [fresh, in_leeway]
+    verifier.revocations.revoke(str(fresh_claims["jti"]), int(fresh_claims["exp"]))  # type: ignore[call-overload]
+    with pytest.raises(Unauthorized, match="revoked"):
+        verifier.principal(fresh)
+
+
+def test_the_cache_never_holds_more_than_its_size(auth: Auth) -> None:
+    verifier = auth.verifier()
+    verifier.CACHE_SIZE = 3  # type: ignore[misc]
+    for _ in range(7):
+        token, _ = auth.token(exp_in=600)
+        verifier.principal(token)
+        assert 1 <= verifier.remembered() <= 3
+
+
+def test_epoch_micros_is_an_exact_integer() -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 12, 3, 8, 30, 15, 123457, tzinfo=UTC)
+    micros = tokens.epoch_micros(moment)
+    assert type(micros) is int
+    assert micros == 1_796_286_615_123_457
+    assert (
+        datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+        == moment
+    )
