@@ -8,6 +8,9 @@ the caller then reports a timeout, never a body cut short.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
 import os
 import socket
 import threading
@@ -15,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
+
+log = logging.getLogger("lgsp.adapters.deadline")
 
 
 class Deadline:
@@ -38,27 +43,110 @@ def _socket(response: Any) -> socket.socket | None:
         return None
 
 
+class _Watch:
+    """One pending cut: ``action`` runs at ``at`` unless cancelled first."""
+
+    __slots__ = ("action", "at", "cancelled", "fired", "lock")
+
+    def __init__(self, at: float, action: Callable[[], None]) -> None:
+        self.at = at
+        self.action = action
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.fired = False
+
+    def fire(self) -> None:
+        with self.lock:
+            if self.cancelled:
+                return
+            self.fired = True
+            try:
+                self.action()
+            except Exception:  # one failed cut must not stop the others
+                log.exception("deadline action failed")
+
+    def cancel(self) -> None:
+        """After this returns the action has either run to its end or will never run."""
+        with self.lock:
+            self.cancelled = True
+
+
+class _Watcher:
+    """One daemon thread for every exchange's deadline in this process (a thread started and
+    joined per exchange showed in the profiles of the worker and of mediated calls).
+
+    Pending watches sit in a heap by time; a cancelled one is dropped when it reaches the head,
+    or all at once when they outnumber the live ones. A forked child starts its own thread."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._cancelled = 0
+        self._pid = 0
+
+    def watch(self, seconds: float, action: Callable[[], None]) -> _Watch:
+        entry = _Watch(time.monotonic() + seconds, action)
+        with self._cond:
+            if self._pid != os.getpid():  # first use, or a forked child: no thread here yet
+                self._heap, self._cancelled, self._pid = [], 0, os.getpid()
+                threading.Thread(target=self._run, name="lgsp-deadlines", daemon=True).start()
+            heapq.heappush(self._heap, (entry.at, next(self._seq), entry))
+            if self._heap[0][2] is entry:
+                self._cond.notify()
+        return entry
+
+    def pending(self) -> int:
+        """Watches in the heap, cancelled ones not yet dropped included."""
+        with self._cond:
+            return len(self._heap)
+
+    def cancel(self, entry: _Watch) -> None:
+        entry.cancel()
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled > 256 and self._cancelled * 2 > len(self._heap):
+                self._heap = [item for item in self._heap if not item[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                        self._cancelled = max(0, self._cancelled - 1)
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    delay = self._heap[0][0] - time.monotonic()
+                    if delay <= 0:
+                        due = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(delay)
+            due.fire()
+
+
+_WATCHER = _Watcher()
+
+
 @contextmanager
 def body_deadline(response: Any, deadline: Deadline) -> Iterator[Callable[[], bool]]:
     """Read ``response``'s body inside this block; yields a function telling whether the
     deadline cut the read (check it after the block, and on any error raised inside it)."""
-    fired = threading.Event()
     sock = _socket(response)
     if sock is None:  # the body is already read (or the connection is gone)
-        yield fired.is_set
+        yield lambda: False
         return
 
     def cut() -> None:
-        fired.set()
         with suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(deadline.remaining(), cut)
-    timer.daemon = True
-    timer.start()
+    entry = _WATCHER.watch(deadline.remaining(), cut)
     try:
-        yield fired.is_set
+        yield lambda: entry.fired
     finally:
-        timer.cancel()
-        timer.join()
+        _WATCHER.cancel(entry)  # after this, cut() has finished or will never run
         sock.close()

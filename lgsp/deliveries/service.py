@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, update
+from sqlalchemy import CursorResult, Table, Update, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lgsp.deliveries import repository
@@ -225,15 +225,42 @@ class AttemptOutcome:
         return values
 
 
+def _outcome_update(final_column: str) -> Update:
+    """The guarded outcome UPDATE, built once with a bound parameter for each column
+    :meth:`AttemptOutcome.values` writes: the worker writes one per attempt, and building and
+    coercing the statement every time cost more than running it. ``final_column`` is
+    ``next_attempt_at`` for a retry, ``finished_at`` for a final state."""
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    names = (*_OUTCOME_COLUMNS, final_column)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("delivery_id"), is_open(table.c.state))
+        .values({name: bindparam(name, type_=table.c[name].type) for name in names})
+    )
+
+
+_OUTCOME_COLUMNS = (
+    "state",
+    "attempts",
+    "last_status_code",
+    "last_error",
+    "lease_owner",
+    "lease_until",
+    "published_at",
+)
+_RETRY_UPDATE = _outcome_update("next_attempt_at")
+_FINAL_UPDATE = _outcome_update("finished_at")
+
+
 def record_outcome(session: Session, delivery_id: int, outcome: AttemptOutcome) -> bool:
     """Write an attempt's outcome if the delivery is still open; False when it was finished
     elsewhere meanwhile (nothing is written then)."""
-    result = session.execute(
-        _rows_update()
-        .where(Delivery.id == delivery_id, is_open(Delivery.state))
-        .values(**outcome.values())
+    statement = _RETRY_UPDATE if outcome.state == DeliveryState.RETRYING else _FINAL_UPDATE
+    result = session.connection().execute(
+        statement, outcome.values() | {"delivery_id": delivery_id}
     )
-    return bool(cast("CursorResult[Any]", result).rowcount)
+    return bool(result.rowcount)
 
 
 # --- reopen for replay ------------------------------------------------------------------------
