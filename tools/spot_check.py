@@ -62,8 +62,8 @@ RULES = [
     Rule(
         "the guarded outcome update only finishes a still-open delivery",
         "lgsp/deliveries/service.py",
-        "        .where(Delivery.id == delivery_id, is_open(Delivery.state))",
-        "        .where(Delivery.id == delivery_id)",
+        '    _DELIVERIES.c.id == bindparam("delivery_id"), is_open(_DELIVERIES.c.state)\n',
+        '    _DELIVERIES.c.id == bindparam("delivery_id")\n',
         (
             "tests/relay/test_outbox_rules.py::"
             "test_an_outcome_is_not_recorded_over_a_delivery_finished_meanwhile",

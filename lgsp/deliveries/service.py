@@ -28,6 +28,8 @@ from lgsp.deliveries.models import Delivery, DeliveryState, is_open
 from lgsp.kit.groupcommit import Rows
 from lgsp.kit.timeutil import utcnow
 
+_DELIVERIES = cast(Table, Delivery.__table__)
+
 # --- open -----------------------------------------------------------------------------------
 
 
@@ -225,41 +227,19 @@ class AttemptOutcome:
         return values
 
 
-def _outcome_update(final_column: str) -> Update:
-    """The guarded outcome UPDATE, built once with a bound parameter for each column
-    :meth:`AttemptOutcome.values` writes: the worker writes one per attempt, and building and
-    coercing the statement every time cost more than running it. ``final_column`` is
-    ``next_attempt_at`` for a retry, ``finished_at`` for a final state."""
-    table = Delivery.__table__
-    assert isinstance(table, Table)
-    names = (*_OUTCOME_COLUMNS, final_column)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("delivery_id"), is_open(table.c.state))
-        .values({name: bindparam(name, type_=table.c[name].type) for name in names})
-    )
-
-
-_OUTCOME_COLUMNS = (
-    "state",
-    "attempts",
-    "last_status_code",
-    "last_error",
-    "lease_owner",
-    "lease_until",
-    "published_at",
+# The guarded outcome UPDATE, built once: the worker writes an outcome per attempt, and building
+# and coercing the statement every time cost more than running it. Its SET clause is the
+# parameters it is executed with (an outcome's values(), each bound with its column's type).
+_OUTCOME_UPDATE = update(_DELIVERIES).where(
+    _DELIVERIES.c.id == bindparam("delivery_id"), is_open(_DELIVERIES.c.state)
 )
-_RETRY_UPDATE = _outcome_update("next_attempt_at")
-_FINAL_UPDATE = _outcome_update("finished_at")
 
 
 def record_outcome(session: Session, delivery_id: int, outcome: AttemptOutcome) -> bool:
     """Write an attempt's outcome if the delivery is still open; False when it was finished
     elsewhere meanwhile (nothing is written then)."""
-    statement = _RETRY_UPDATE if outcome.state == DeliveryState.RETRYING else _FINAL_UPDATE
-    result = session.connection().execute(
-        statement, outcome.values() | {"delivery_id": delivery_id}
-    )
+    params = outcome.values() | {"delivery_id": delivery_id}
+    result = session.connection().execute(_OUTCOME_UPDATE, params)
     return bool(result.rowcount)
 
 

@@ -13,13 +13,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import StatementError
 
 from lgsp.deliveries import repository, service
 from lgsp.deliveries.models import Delivery, DeliveryState
@@ -556,3 +557,38 @@ def _wait_for_a_lock_wait(table: DeliveryTable) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the second ack never waited for the first")
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("name", ["retry", "dead"])
+def test_an_outcome_stores_its_times_in_the_one_form_every_query_compares(
+    table: DeliveryTable, name: str
+) -> None:
+    """Eligibility and ordering compare stored times (as text, on SQLite): an outcome's time
+    must be stored exactly as the opening time is, also on a whole second, and a time without a
+    zone is refused rather than stored as some other instant."""
+    whole_second = datetime(2026, 12, 3, 9, 0, 0, tzinfo=UTC)
+    outcome = (
+        AttemptOutcome.retry(
+            attempts=1, status_code=503, error="busy", at=whole_second, next_attempt_at=whole_second
+        )
+        if name == "retry"
+        else AttemptOutcome.dead_letter(attempts=1, status_code=400, error="no", at=whole_second)
+    )
+    column = "next_attempt_at" if name == "retry" else "finished_at"
+    row = table.add("A")
+    with transaction(table.sessions) as session:
+        assert service.record_outcome(session, row, outcome)
+        session.execute(update(Delivery).where(Delivery.id == row).values(created_at=whole_second))
+    with table.sessions() as session:
+        stored, opened = session.execute(
+            text(f"SELECT {column}, created_at FROM deliveries WHERE id = :id"), {"id": row}
+        ).one()
+    assert stored == opened
+    naive = replace(outcome, at=whole_second.replace(tzinfo=None))
+    if name == "retry":
+        naive = replace(outcome, next_attempt_at=whole_second.replace(tzinfo=None))
+    other = table.add("B")
+    before = table.everything()[other]
+    with pytest.raises(StatementError, match="naive datetime"), transaction(table.sessions) as s:
+        service.record_outcome(s, other, naive)
+    assert table.everything()[other] == before
