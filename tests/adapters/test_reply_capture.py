@@ -14,6 +14,12 @@ def test_a_reply_is_decoded_leniently_and_freed_of_nul() -> None:
     assert truncate(None) is None
 
 
+def test_an_empty_reply_is_captured_as_empty_text_and_no_reply_as_none() -> None:
+    assert truncate(b"") == ""
+    assert truncate("") == ""
+    assert truncate(None) is None
+
+
 def test_a_reply_is_cut_at_the_limit_and_says_how_much_was_cut() -> None:
     assert truncate("abcd", limit=4) == "abcd"
     assert truncate("abcdef", limit=4) == "abcd... [2 more chars]"

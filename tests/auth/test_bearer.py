@@ -6,12 +6,15 @@ asks of a request without credentials), a malformed one is an ``invalid_request`
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from starlette.requests import Request
 
-from lgsp.auth.deps import bearer_token
+from lgsp.auth.deps import bearer_token, current_principal
 from lgsp.kit.errors import Unauthorized
+from lgsp.kit.ratelimit import Rate, RateLimited
+from tests.support.platform import KHDT, live_platform
 
 
 def request_with(*headers: tuple[str, str]) -> Request:
@@ -50,3 +53,27 @@ def test_a_header_that_is_not_a_bearer_token_is_an_invalid_request(value: str) -
         bearer_token(request_with(("Authorization", value)))
     assert caught.value.detail == "the Authorization header must be 'Bearer <token>'"
     assert error_code(caught.value) == "invalid_request"
+
+
+def test_a_request_is_charged_once_however_often_it_asks_who_calls(database_url: str) -> None:
+    """The principal is worked out once per request and kept on it: a second dependency asking
+    who calls gets the same principal without verifying the token again, and without taking a
+    second request from the client's rate budget."""
+    budget = Rate(per_second=0.001, burst=2)  # no refill within the test
+    settings = {"rate_limits_enabled": True, "rate_limit_client": budget}
+    with live_platform(database_url, **settings) as live:
+        authorization = live.auth(KHDT, "inbox:read")["Authorization"]
+
+        def request() -> Request:
+            headers = [(b"authorization", authorization.encode())]
+            app = SimpleNamespace(state=SimpleNamespace(platform=live.platform))
+            return Request(
+                {"type": "http", "method": "GET", "path": "/", "headers": headers, "app": app}
+            )
+
+        first = request()
+        principal = current_principal(first)
+        assert current_principal(first) is principal
+        assert current_principal(request()).client_id == principal.client_id  # the budget's 2nd
+        with pytest.raises(RateLimited):
+            current_principal(request())
