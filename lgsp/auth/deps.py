@@ -7,15 +7,16 @@ Endpoints declare who may call them in their signature::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2
+from starlette.concurrency import run_in_threadpool
 
 from lgsp.auth.server import SCOPES
-from lgsp.auth.tokens import Principal
+from lgsp.auth.tokens import Principal, TokenVerifier
 from lgsp.kit.errors import InsufficientScope, Unauthorized
 
 # Only documents the scheme in OpenAPI (so /docs can fetch a token); tokens are checked below.
@@ -40,37 +41,47 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request) -> Principal:
-    principal: Principal | None = getattr(request.state, "principal", None)
+async def current_principal(request: Request) -> Principal:
+    """Who calls, worked out once per request. A token verified before is answered on the event
+    loop while the token state in memory is current; otherwise (a new token, or the state due
+    for its reload from the database) the verifier runs in the thread pool."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    platform = request.app.state.platform
+    verifier: TokenVerifier = platform.verifier
+    token = bearer_token(request)
+    principal = verifier.principal_at_once(token)
     if principal is None:
-        platform = request.app.state.platform
-        principal = platform.verifier.principal(bearer_token(request))
-        _check_rates(platform, principal)
-        request.state.principal = principal
+        principal = await run_in_threadpool(verifier.principal, token)
+    await _check_rates(platform, principal)
+    request.state.principal = principal
     return principal
 
 
-def _check_rates(platform: Any, principal: Principal) -> None:
+async def _check_rates(platform: Any, principal: Principal) -> None:
     """The client's own bucket, then its agency's quota (province configuration) if it has one;
     429 problem+json with Retry-After when either is empty."""
     limiter = platform.limiter
-    limiter.check(
+    await limiter.check_async(
         f"client:{principal.client_id}", platform.settings.rate_limit_client, "from this client"
     )
     agency = platform.directory.snapshot().agency(principal.agency)
     if agency is not None and agency.quota is not None:
-        limiter.check(f"agency:{agency.code}", agency.quota, "from this agency (its quota)")
+        await limiter.check_async(
+            f"agency:{agency.code}", agency.quota, "from this agency (its quota)"
+        )
 
 
-def require_scopes(*any_of: str) -> Callable[[Request], Principal]:
+def require_scopes(*any_of: str) -> Callable[[Request], Awaitable[Principal]]:
     """The caller must hold at least one of ``any_of``."""
 
     # The scopes reach the OpenAPI document as one requirement; lgsp.kit.openapi splits it
     # into alternatives (any one of them suffices).
-    def dependency(
+    async def dependency(
         request: Request, _documented: str | None = Security(_SCHEME, scopes=list(any_of))
     ) -> Principal:
-        principal = current_principal(request)
+        principal = await current_principal(request)
         if any_of and not any(principal.has(s) for s in any_of):
             raise InsufficientScope(
                 f"this call needs the scope {' or '.join(repr(s) for s in any_of)}",

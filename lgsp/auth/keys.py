@@ -186,6 +186,12 @@ class KeyStore:
             snap = self.reload()
         return snap
 
+    def fresh(self, margin: float) -> bool:
+        """Whether the in-memory keys stay current for at least ``margin`` seconds more (so a
+        caller on the event loop can use them without a database read)."""
+        snap = self._snap
+        return snap is not None and time.monotonic() - snap.loaded_at < self._refresh - margin
+
     def active_key(self) -> AnyKey:
         key = self._current().active
         if key is None:

@@ -131,6 +131,11 @@ class RevocationList:
                 if time.monotonic() - self._loaded > self._refresh:
                     self._reload()
 
+    def fresh(self, margin: float) -> bool:
+        """Whether this copy stays current for at least ``margin`` seconds more (so a caller on
+        the event loop can read it without a database read)."""
+        return time.monotonic() - self._loaded < self._refresh - margin
+
     def is_revoked(self, jti: str) -> bool:
         self._fresh()
         return jti in self._jtis
@@ -216,6 +221,23 @@ class TokenVerifier:
                 "the access token is no longer valid: its client was disabled, given a new "
                 "secret or other scopes after it was issued; request a new token"
             )
+
+    # How long the key set and the revocation state must stay current for principal_at_once.
+    FRESH_MARGIN = 0.05
+
+    def principal_at_once(self, token: str) -> Principal | None:
+        """The principal of a token verified before, when answering needs no database read:
+        the token is remembered and the keys and revocation state are current. None otherwise;
+        then :meth:`principal` answers (off the event loop: it may read the database). Either
+        way the same revocation and client checks apply to the same in-memory state."""
+        margin = self.FRESH_MARGIN
+        if not (self._keys.fresh(margin) and self.revocations.fresh(margin)):
+            return None
+        hit = self._verified.get(token)
+        if hit is None or hit[2] is not self._keys.public_keys() or time.time() >= hit[3]:
+            return None
+        self.check_state(hit[0])
+        return hit[1]
 
     def principal(self, token: str) -> Principal:
         keyset = self._keys.public_keys()

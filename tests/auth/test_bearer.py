@@ -5,6 +5,7 @@ asks of a request without credentials), a malformed one is an ``invalid_request`
 
 from __future__ import annotations
 
+import asyncio
 import re
 from types import SimpleNamespace
 
@@ -72,8 +73,9 @@ def test_a_request_is_charged_once_however_often_it_asks_who_calls(database_url:
             )
 
         first = request()
-        principal = current_principal(first)
-        assert current_principal(first) is principal
-        assert current_principal(request()).client_id == principal.client_id  # the budget's 2nd
+        principal = asyncio.run(current_principal(first))
+        assert asyncio.run(current_principal(first)) is principal
+        second = asyncio.run(current_principal(request()))  # the budget's second request
+        assert second.client_id == principal.client_id
         with pytest.raises(RateLimited):
-            current_principal(request())
+            asyncio.run(current_principal(request()))

@@ -180,3 +180,26 @@ def test_epoch_micros_is_an_exact_integer() -> None:
         datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
         == moment
     )
+
+
+def test_the_answer_at_once_is_only_for_remembered_tokens_under_current_state(auth: Auth) -> None:
+    """``principal_at_once`` (the event loop's answer, no database read) serves only a token
+    verified before, and only while the revocation state is current: a revocation made by
+    another process is refused at once after the reload interval, never served from memory."""
+    verifier = auth.verifier(refresh_seconds=0.3)
+    elsewhere = auth.verifier(refresh_seconds=0.0)
+    token, claims = auth.token(exp_in=600)
+    assert verifier.principal_at_once(token) is None  # never verified here
+    assert verifier.principal(token).jti == claims["jti"]
+    assert verifier.principal_at_once(token) == verifier.principal(token)
+    elsewhere.revocations.revoke(str(claims["jti"]), int(claims["exp"]))  # type: ignore[call-overload]
+    time.sleep(0.35)  # past the reload interval: the copy here is due for its reload
+    assert verifier.principal_at_once(token) is None  # so nothing is answered from memory
+    auth.keys.reload()  # current keys too (a new key set: the token is verified again)
+    with pytest.raises(Unauthorized, match="revoked"):
+        verifier.principal(token)  # the reload sees the revocation; the token is remembered
+    with pytest.raises(Unauthorized, match="revoked"):
+        verifier.principal_at_once(token)  # answered at once now, and refused
+    never_fresh = auth.verifier(refresh_seconds=0.0)
+    never_fresh.principal(token := auth.token(exp_in=600)[0])
+    assert never_fresh.principal_at_once(token) is None
