@@ -102,12 +102,15 @@ def test_an_expired_revocation_is_forgotten_not_the_live_ones(auth: Auth) -> Non
 
 
 def test_a_remembered_token_still_expires_on_time(auth: Auth) -> None:
-    """Verified tokens are remembered, never past the moment a full verification refuses them."""
-    verifier = auth.verifier()
+    """Verified tokens are remembered, never past the moment a full verification refuses them,
+    on either path (the answer at once included, with the token state still current)."""
+    verifier = auth.verifier(refresh_seconds=60)
     token, _ = auth.token(exp_in=-(tokens.LEEWAY_SECONDS - 2))  # honoured for 2 more seconds
     assert verifier.principal(token).client_id == "c_test"
     assert verifier.principal(token).client_id == "c_test"  # now from memory
+    assert verifier.principal_at_once(token) is not None
     time.sleep(3)
+    assert verifier.principal_at_once(token) is None
     with pytest.raises(Unauthorized, match="not valid"):
         verifier.principal(token)
 
