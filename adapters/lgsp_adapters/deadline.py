@@ -79,17 +79,23 @@ class _Watcher:
     or all at once when they outnumber the live ones. A forked child starts its own thread."""
 
     def __init__(self) -> None:
+        self._seq = itertools.count()
+        self._start_afresh()
+        # A forked child has none of the parent's threads, and the condition's lock may have
+        # been held by one of them at the fork: the child starts with a state of its own.
+        os.register_at_fork(after_in_child=self._start_afresh)
+
+    def _start_afresh(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Watch]] = []
-        self._seq = itertools.count()
         self._cancelled = 0
-        self._pid = 0
+        self._running = False
 
     def watch(self, seconds: float, action: Callable[[], None]) -> _Watch:
         entry = _Watch(time.monotonic() + seconds, action)
         with self._cond:
-            if self._pid != os.getpid():  # first use, or a forked child: no thread here yet
-                self._heap, self._cancelled, self._pid = [], 0, os.getpid()
+            if not self._running:
+                self._running = True
                 threading.Thread(target=self._run, name="lgsp-deadlines", daemon=True).start()
             heapq.heappush(self._heap, (entry.at, next(self._seq), entry))
             if self._heap[0][2] is entry:
